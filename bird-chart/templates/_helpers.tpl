@@ -1,0 +1,138 @@
+{{/*
+Deep merge of two maps, the second winning. Sprig's merge functions skip "empty" overrides
+(false, 0, ""), which would make `services.bird.autoscaling.enabled: false` a no-op, so the
+merge is done by hand. Lists are replaced, not concatenated. Returns YAML.
+*/}}
+{{- define "bird.merge" -}}
+{{- $out := deepCopy (index . 0) -}}
+{{- range $key, $value := index . 1 -}}
+{{- $current := index $out $key -}}
+{{- if and (kindIs "map" $value) (kindIs "map" $current) -}}
+{{- $_ := set $out $key (include "bird.merge" (list $current $value) | fromYaml) -}}
+{{- else -}}
+{{- $_ := set $out $key $value -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
+
+{{/*
+The three services with `defaults` merged in, keyed like `services`. Each entry also gets
+`key` (bird, birdImage, frontend) and `component` (bird, bird-image, frontend).
+Use as: $services := include "bird.services" . | fromYaml
+*/}}
+{{- define "bird.services" -}}
+{{- $services := dict -}}
+{{- range $key, $svc := .Values.services -}}
+{{- $merged := include "bird.merge" (list $.Values.defaults $svc) | fromYaml -}}
+{{- $_ := set $merged "key" $key -}}
+{{- $_ := set $merged "component" (kebabcase $key) -}}
+{{- $_ := set $services $key $merged -}}
+{{- end -}}
+{{- toYaml $services -}}
+{{- end -}}
+
+{{- define "bird.serviceName" -}}
+{{- printf "%s-service" .name -}}
+{{- end -}}
+
+{{/* Image tag, also the app.kubernetes.io/version label. */}}
+{{- define "bird.tag" -}}
+{{- .Values.image.tag | default .Chart.AppVersion -}}
+{{- end -}}
+
+{{/* Full image reference. Expects (dict "root" $ "svc" $svc). */}}
+{{- define "bird.image" -}}
+{{- $image := .root.Values.image -}}
+{{- $ref := printf "%s/%s/%s:%s" $image.registry $image.owner .svc.image.name (include "bird.tag" .root) -}}
+{{- if .svc.image.digest -}}
+{{- $ref = printf "%s@%s" $ref .svc.image.digest -}}
+{{- end -}}
+{{- $ref -}}
+{{- end -}}
+
+{{/*
+Selector labels: the instance label keeps two releases' pods apart even when they share names
+(for example the same release in two namespaces watched by one NetworkPolicy).
+Expects (dict "root" $ "svc" $svc).
+*/}}
+{{- define "bird.selectorLabels" -}}
+app.kubernetes.io/name: {{ .svc.name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- end -}}
+
+{{/* Labels of every object. Expects (dict "root" $ "svc" $svc). */}}
+{{- define "bird.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "bird.selectorLabels" . }}
+app.kubernetes.io/component: {{ .svc.component }}
+app.kubernetes.io/part-of: bird-stack
+app.kubernetes.io/version: {{ include "bird.tag" .root | replace "+" "_" | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+{{- end -}}
+
+{{/* Name of the Secret holding the Unsplash key, or "" when no key is configured. */}}
+{{- define "bird.unsplashSecretName" -}}
+{{- if .Values.unsplash.existingSecret -}}
+{{- .Values.unsplash.existingSecret -}}
+{{- else if .Values.unsplash.accessKey -}}
+{{- printf "%s-unsplash" .Values.services.birdImage.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* URL of a service's upstream. Expects (dict "svc" $svc "services" $services). */}}
+{{- define "bird.upstreamUrl" -}}
+{{- $upstream := .svc.upstream -}}
+{{- if $upstream.url -}}
+{{- $upstream.url -}}
+{{- else -}}
+{{- $target := required (printf "services.%s.upstream.service: no service %q" .svc.key $upstream.service) (index .services $upstream.service) -}}
+{{- printf "http://%s:%d" (include "bird.serviceName" $target) (int $target.port) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+An env value as the binaries expect it. Numbers come out of YAML as floats, which Go would
+print as 1e+06; the schema only allows integers, so print them as such.
+*/}}
+{{- define "bird.envValue" -}}
+{{- if kindIs "float64" . -}}
+{{- int64 . | toString | quote -}}
+{{- else -}}
+{{- toString . | quote -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+checkov suppressions as metadata annotations (checkov.io/skipN: CHECK_ID=reason).
+Expects a list of "CHECK_ID=reason" strings; renders nothing for an empty list.
+*/}}
+{{- define "bird.checkovSkips" -}}
+{{- range $i, $skip := . }}
+checkov.io/skip{{ add1 $i }}: {{ $skip | quote }}
+{{- end -}}
+{{- end -}}
+
+{{/* Restricted Pod Security Standard, container level. */}}
+{{- define "bird.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+privileged: false
+capabilities:
+  drop:
+    - ALL
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Restricted Pod Security Standard, pod level; 65532 is distroless's nonroot user. */}}
+{{- define "bird.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
