@@ -136,3 +136,23 @@ runAsGroup: 65532
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{/* NetworkPolicy egress rule to the cluster DNS. */}}
+{{- define "bird.dnsEgressRule" -}}
+- to:
+    - namespaceSelector:
+        {{- toYaml .Values.networkPolicy.dns.namespaceSelector | nindent 8 }}
+      podSelector:
+        {{- toYaml .Values.networkPolicy.dns.podSelector | nindent 8 }}
+  ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+{{- end -}}
+
+{{/* Name and component of the helm test pod, which calls bird. Use with fromYaml. */}}
+{{- define "bird.testPod" -}}
+name: {{ printf "%s-test" .Values.services.bird.name }}
+component: test
+{{- end -}}
