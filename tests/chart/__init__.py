@@ -1,0 +1,1 @@
+"""Tests of the Helm chart bird-chart/ (a package so its module names cannot clash with other suites)."""

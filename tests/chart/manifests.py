@@ -1,0 +1,111 @@
+"""Rendered manifests of bird-chart and small accessors the tests share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CHART_DIR = Path(__file__).resolve().parents[2] / "bird-chart"
+RELEASE = "birds"
+NAMESPACE = "bird-stack"
+
+# What SPEC and CONTRACT name, per values key: Deployment, image, container port, Service port.
+SERVICES = {
+    "bird": {"name": "bird-api", "port": 4201, "service_port": 4201},
+    "birdImage": {"name": "bird-image-api", "port": 4200, "service_port": 4200},
+    "frontend": {"name": "bird-frontend", "port": 3000, "service_port": 80},
+}
+DEPLOYMENTS = [s["name"] for s in SERVICES.values()]
+
+# An obviously fake key: it may leave the chart only inside a Secret, base64-encoded.
+INLINE_KEY = "unsplash-test-key-4f9c2a7e1b"
+
+# The value sets the structural tests run against: the defaults and the documented variants.
+VALUE_SETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "nodeport": {"services": {"frontend": {"service": {"type": "NodePort"}}}},
+    "existing-secret": {"unsplash": {"existingSecret": "bird-unsplash"}},
+    "hpa-off": {"defaults": {"autoscaling": {"enabled": False}}},
+    "inline-key": {"unsplash": {"accessKey": INLINE_KEY}},
+    "all-features": {
+        "image": {"pullPolicy": "Always", "tag": "1.2.3"},
+        "unsplash": {"accessKey": INLINE_KEY},
+        "services": {
+            key: {"image": {"digest": "sha256:" + str(i) * 64}}
+            for i, key in enumerate(SERVICES, start=1)
+        },
+        "networkPolicy": {
+            "metricsFrom": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}
+                    },
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+                }
+            ]
+        },
+        "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
+        "tests": {"image": {"digest": "sha256:" + "a" * 64}},
+    },
+}
+
+# Custom resources: no Kubernetes schema covers them, so they are checked on their own.
+CUSTOM_KINDS = {"ServiceMonitor"}
+
+
+@dataclass
+class Rendered:
+    """One rendering of the chart: its files, the parsed objects and the NOTES text."""
+
+    values: dict[str, Any]
+    files: dict[str, str]
+    docs: list[dict[str, Any]] = field(default_factory=list)
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        for path, text in sorted(self.files.items()):
+            if path.endswith("NOTES.txt"):
+                self.notes = text
+            else:
+                self.docs.extend(doc for doc in yaml.safe_load_all(text) if doc)
+
+    @property
+    def manifest_text(self) -> str:
+        """Everything Helm would send to the cluster, as one YAML stream."""
+        return "\n---\n".join(
+            text for path, text in sorted(self.files.items()) if not path.endswith("NOTES.txt")
+        )
+
+    def of_kind(self, kind: str) -> dict[str, dict[str, Any]]:
+        """Objects of one kind, by name."""
+        return {d["metadata"]["name"]: d for d in self.docs if d["kind"] == kind}
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        found = self.of_kind(kind)
+        assert name in found, f"no {kind} {name}; rendered: {sorted(found)}"
+        return found[name]
+
+    def container(self, deployment: str) -> dict[str, Any]:
+        containers = self.get("Deployment", deployment)["spec"]["template"]["spec"]["containers"]
+        assert len(containers) == 1, f"{deployment} should run exactly one container"
+        return containers[0]
+
+    def env(self, deployment: str) -> dict[str, Any]:
+        """Env of a Deployment's container: plain values as strings, the rest as valueFrom."""
+        return {
+            e["name"]: e["value"] if "value" in e else e["valueFrom"]
+            for e in self.container(deployment).get("env", [])
+        }
+
+
+def chart_values() -> dict[str, Any]:
+    with open(CHART_DIR / "values.yaml", encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def chart_metadata() -> dict[str, Any]:
+    with open(CHART_DIR / "Chart.yaml", encoding="utf-8") as f:
+        return yaml.safe_load(f)

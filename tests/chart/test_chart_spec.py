@@ -1,0 +1,445 @@
+"""SPEC section 3 and CONTRACT on the rendered chart: names, numbers, wiring, rollouts."""
+
+from __future__ import annotations
+
+import pytest
+
+import helm_python as helm
+
+from .manifests import (
+    DEPLOYMENTS,
+    NAMESPACE,
+    RELEASE,
+    SERVICES,
+    VALUE_SETS,
+    chart_metadata,
+)
+
+HPA_BEHAVIOR = {
+    # "scale up without a stabilisation window (a pod may be added every 15 s)"
+    "scaleUp": {
+        "stabilizationWindowSeconds": 0,
+        "selectPolicy": "Max",
+        "policies": [{"type": "Pods", "value": 1, "periodSeconds": 15}],
+    },
+    # "scale down after a 300 s window, at most one pod every 180 s"
+    "scaleDown": {
+        "stabilizationWindowSeconds": 300,
+        "selectPolicy": "Max",
+        "policies": [{"type": "Pods", "value": 1, "periodSeconds": 180}],
+    },
+}
+
+STANDARD_LABELS = {
+    "helm.sh/chart",
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/component",
+    "app.kubernetes.io/part-of",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/managed-by",
+}
+
+
+def test_kubernetes_names_are_the_originals(default):
+    """The original's runbooks (rollout status deployment/bird-api, describe hpa bird-api-hpa)."""
+    assert set(default.of_kind("Deployment")) == set(DEPLOYMENTS)
+    assert set(default.of_kind("Service")) == {f"{d}-service" for d in DEPLOYMENTS}
+    assert set(default.of_kind("HorizontalPodAutoscaler")) == {f"{d}-hpa" for d in DEPLOYMENTS}
+    assert set(default.of_kind("PodDisruptionBudget")) == {f"{d}-pdb" for d in DEPLOYMENTS}
+    assert not default.of_kind("ConfigMap")
+
+
+def test_every_object_is_in_the_release_namespace_and_labelled(value_set):
+    _, rendered = value_set
+    for doc in rendered.docs:
+        meta = doc["metadata"]
+        assert meta["namespace"] == NAMESPACE, meta["name"]
+        assert STANDARD_LABELS <= set(meta["labels"]), (doc["kind"], meta["name"])
+        assert meta["labels"]["app.kubernetes.io/instance"] == RELEASE
+        assert meta["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+        assert meta["labels"]["app.kubernetes.io/part-of"] == "bird-stack"
+
+
+def test_images_are_named_per_contract_and_tagged_with_the_app_version(default):
+    app_version = chart_metadata()["appVersion"]
+    for deployment in DEPLOYMENTS:
+        container = default.container(deployment)
+        assert container["image"] == f"docker.io/birdstack/{deployment}:{app_version}"
+        assert container["imagePullPolicy"] == "IfNotPresent"
+
+
+def test_image_registry_owner_tag_and_digest_come_from_values(render):
+    rendered = render(
+        {
+            "image": {"registry": "ghcr.io", "owner": "acme", "tag": "abc1234"},
+            "services": {"bird": {"image": {"digest": "sha256:" + "b" * 64}}},
+        }
+    )
+    assert rendered.container("bird-api")["image"] == (
+        "ghcr.io/acme/bird-api:abc1234@sha256:" + "b" * 64
+    )
+    assert rendered.container("bird-frontend")["image"] == "ghcr.io/acme/bird-frontend:abc1234"
+    labels = rendered.get("Deployment", "bird-api")["metadata"]["labels"]
+    assert labels["app.kubernetes.io/version"] == "abc1234"
+
+
+def test_selectors_cannot_collide_between_releases(render, default):
+    other = render({}, release="other")
+    for deployment in DEPLOYMENTS:
+        mine = default.get("Deployment", deployment)["spec"]["selector"]["matchLabels"]
+        theirs = other.get("Deployment", deployment)["spec"]["selector"]["matchLabels"]
+        assert mine["app.kubernetes.io/instance"] == RELEASE
+        assert theirs["app.kubernetes.io/instance"] == "other"
+        assert mine != theirs
+    selectors = [
+        tuple(sorted(d["spec"]["selector"]["matchLabels"].items()))
+        for d in default.of_kind("Deployment").values()
+    ]
+    assert len(set(selectors)) == len(selectors), "two Deployments share a selector"
+
+
+def test_services_pdbs_and_spread_select_exactly_their_deployments_pods(value_set):
+    _, rendered = value_set
+    for deployment in DEPLOYMENTS:
+        spec = rendered.get("Deployment", deployment)["spec"]
+        selector = spec["selector"]["matchLabels"]
+        pod_labels = spec["template"]["metadata"]["labels"]
+        assert selector.items() <= pod_labels.items()
+        assert rendered.get("Service", f"{deployment}-service")["spec"]["selector"] == selector
+        pdbs = rendered.of_kind("PodDisruptionBudget")
+        assert pdbs[f"{deployment}-pdb"]["spec"]["selector"]["matchLabels"] == selector
+        for constraint in spec["template"]["spec"]["topologySpreadConstraints"]:
+            assert constraint["labelSelector"]["matchLabels"] == selector
+
+
+def test_autoscaling_per_spec(default):
+    for deployment in DEPLOYMENTS:
+        # The HPA owns the replica count; a replicas field would reset it on every upgrade.
+        assert "replicas" not in default.get("Deployment", deployment)["spec"]
+        hpa = default.get("HorizontalPodAutoscaler", f"{deployment}-hpa")
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        spec = hpa["spec"]
+        assert spec["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": deployment,
+        }
+        assert spec["minReplicas"] == 2
+        assert spec["maxReplicas"] == 10
+        assert spec["metrics"] == [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": 70},
+                },
+            }
+        ]
+        assert spec["behavior"] == HPA_BEHAVIOR
+
+
+def test_without_autoscaling_each_deployment_runs_two_replicas(render):
+    rendered = render(VALUE_SETS["hpa-off"])
+    assert not rendered.of_kind("HorizontalPodAutoscaler")
+    for deployment in DEPLOYMENTS:
+        assert rendered.get("Deployment", deployment)["spec"]["replicas"] == 2
+
+
+def test_a_service_can_override_a_default_with_false(render):
+    """`services.x.key: false` must win over `defaults.key: true` (sprig's merge would not)."""
+    rendered = render({"services": {"frontend": {"autoscaling": {"enabled": False}}}})
+    assert set(rendered.of_kind("HorizontalPodAutoscaler")) == {
+        "bird-api-hpa",
+        "bird-image-api-hpa",
+    }
+    assert rendered.get("Deployment", "bird-frontend")["spec"]["replicas"] == 2
+    # A deep override keeps the sibling defaults.
+    rendered = render({"services": {"bird": {"autoscaling": {"maxReplicas": 4}}}})
+    spec = rendered.get("HorizontalPodAutoscaler", "bird-api-hpa")["spec"]
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 4)
+    assert spec["behavior"] == HPA_BEHAVIOR
+    assert rendered.get("HorizontalPodAutoscaler", "bird-frontend-hpa")["spec"]["maxReplicas"] == 10
+
+
+def test_pod_disruption_budgets(default):
+    for deployment in DEPLOYMENTS:
+        pdb = default.get("PodDisruptionBudget", f"{deployment}-pdb")
+        assert pdb["apiVersion"] == "policy/v1"
+        assert pdb["spec"]["minAvailable"] == 1
+
+
+def test_probes_on_the_real_endpoints_with_spec_numbers(value_set):
+    _, rendered = value_set
+    for deployment in DEPLOYMENTS:
+        container = rendered.container(deployment)
+        assert container["ports"] == [
+            {
+                "name": "http",
+                "containerPort": SERVICES[_key(deployment)]["port"],
+                "protocol": "TCP",
+            }
+        ]
+        assert container["livenessProbe"] == {
+            "httpGet": {"path": "/health", "port": "http"},
+            "initialDelaySeconds": 30,
+            "periodSeconds": 10,
+            "timeoutSeconds": 5,
+            "failureThreshold": 3,
+        }
+        assert container["readinessProbe"] == {
+            "httpGet": {"path": "/ready", "port": "http"},
+            "initialDelaySeconds": 10,
+            "periodSeconds": 5,
+            "timeoutSeconds": 3,
+            "failureThreshold": 3,
+        }
+        # The startup probe only gives a slow start more time; it checks liveness's endpoint.
+        startup = container["startupProbe"]
+        assert startup["httpGet"] == {"path": "/health", "port": "http"}
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= 30
+
+
+def test_resources_per_spec(value_set):
+    _, rendered = value_set
+    for deployment in DEPLOYMENTS:
+        assert rendered.container(deployment)["resources"] == {
+            "requests": {"cpu": "100m", "memory": "128Mi"},
+            "limits": {"cpu": "500m", "memory": "512Mi"},
+        }
+
+
+def test_api_services_are_internal_and_match_container_ports(value_set):
+    _, rendered = value_set
+    for key in ("bird", "birdImage"):
+        expected = SERVICES[key]
+        service = rendered.get("Service", f"{expected['name']}-service")
+        assert service["spec"]["type"] == "ClusterIP"
+        assert service["spec"]["ports"] == [
+            {"name": "http", "port": expected["port"], "targetPort": "http", "protocol": "TCP"}
+        ]
+        assert "annotations" not in service["metadata"]
+
+
+def test_frontend_is_a_network_load_balancer_by_default(default):
+    service = default.get("Service", "bird-frontend-service")
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert service["spec"]["externalTrafficPolicy"] == "Cluster"
+    assert service["spec"]["ports"] == [
+        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
+    ]
+    annotations = service["metadata"]["annotations"]
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-type"] == "external"
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internet-facing"
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-healthcheck-path"] == "/health"
+
+
+def test_frontend_node_port_mode_for_the_terraform_load_balancer(render):
+    rendered = render(VALUE_SETS["nodeport"])
+    service = rendered.get("Service", "bird-frontend-service")
+    assert service["spec"]["type"] == "NodePort"
+    assert service["spec"]["ports"] == [
+        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP", "nodePort": 30080}
+    ]
+    # The load balancer annotations would mean nothing on a NodePort Service.
+    assert "annotations" not in service["metadata"]
+    assert "30080" in rendered.notes
+    other_port = render({"services": {"frontend": {"service": {"type": "NodePort", "nodePort": 31000}}}})
+    spec = other_port.get("Service", "bird-frontend-service")["spec"]
+    assert spec["ports"][0]["nodePort"] == 31000
+
+
+def test_env_wiring_per_contract(value_set):
+    name, rendered = value_set
+    common = {
+        "LOG_FORMAT": "json",
+        "RUST_LOG": "info",
+        "SHUTDOWN_DRAIN_SECS": "5",
+        "SHUTDOWN_TIMEOUT_SECS": "10",
+    }
+    bird = rendered.env("bird-api")
+    assert bird == common | {
+        "PORT": "4201",
+        "BIRD_IMAGE_URL": "http://bird-image-api-service:4200",
+        "BIRD_IMAGE_TIMEOUT_MS": "3000",
+    }
+    frontend = rendered.env("bird-frontend")
+    assert frontend == common | {
+        "PORT": "3000",
+        "BIRD_API_URL": "http://bird-api-service:4201",
+        "BIRD_API_TIMEOUT_MS": "4000",
+        "UNSPLASH_APP_NAME": "bird-stack",
+    }
+    image = rendered.env("bird-image-api")
+    key = image.pop("UNSPLASH_ACCESS_KEY", None)
+    assert image == common | {
+        "PORT": "4200",
+        "UNSPLASH_API_URL": "https://api.unsplash.com",
+        "UNSPLASH_TIMEOUT_MS": "2000",
+        "CACHE_TTL_SECS": "3600",
+    }
+    has_key = bool(rendered.values.get("unsplash"))
+    assert (key is not None) == has_key, name
+
+
+def test_upstream_urls_follow_renamed_services(render):
+    rendered = render(
+        {
+            "services": {
+                "birdImage": {"name": "photos", "port": 8200},
+                "bird": {"name": "birds-api"},
+            }
+        }
+    )
+    assert rendered.env("birds-api")["BIRD_IMAGE_URL"] == "http://photos-service:8200"
+    assert rendered.env("bird-frontend")["BIRD_API_URL"] == "http://birds-api-service:4201"
+    assert rendered.get("Service", "photos-service")["spec"]["ports"][0]["port"] == 8200
+    assert set(rendered.of_kind("HorizontalPodAutoscaler")) >= {"photos-hpa", "birds-api-hpa"}
+    explicit = render({"services": {"bird": {"upstream": {"url": "http://images.example:80"}}}})
+    assert explicit.env("bird-api")["BIRD_IMAGE_URL"] == "http://images.example:80"
+
+
+def test_large_integers_are_not_printed_in_exponent_form(render):
+    rendered = render({"services": {"birdImage": {"env": {"CACHE_TTL_SECS": 604800}}}})
+    assert rendered.env("bird-image-api")["CACHE_TTL_SECS"] == "604800"
+
+
+def test_restricted_pod_security(value_set):
+    _, rendered = value_set
+    pods = [
+        (d["metadata"]["name"], d["spec"]["template"]["spec"])
+        for d in rendered.of_kind("Deployment").values()
+    ] + [(p["metadata"]["name"], p["spec"]) for p in rendered.of_kind("Pod").values()]
+    assert len(pods) >= 3
+    for name, pod in pods:
+        assert pod["automountServiceAccountToken"] is False, name
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        assert not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC")
+        assert "volumes" not in pod, f"{name}: the binaries write nothing and need no volume"
+        for container in pod["containers"]:
+            sc = container["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False, name
+            assert sc["readOnlyRootFilesystem"] is True, name
+            assert sc["runAsNonRoot"] is True, name
+            assert sc["runAsUser"] == 65532 and sc["runAsGroup"] == 65532, name
+            assert sc["capabilities"] == {"drop": ["ALL"]}, name
+            assert sc["seccompProfile"] == {"type": "RuntimeDefault"}, name
+            assert sc.get("privileged") is False, name
+
+
+def test_service_accounts_do_not_mount_tokens(default):
+    accounts = default.of_kind("ServiceAccount")
+    assert set(accounts) == set(DEPLOYMENTS)
+    for deployment in DEPLOYMENTS:
+        assert accounts[deployment]["automountServiceAccountToken"] is False
+        pod = default.get("Deployment", deployment)["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == deployment
+
+
+def test_zero_downtime_rollouts(value_set):
+    _, rendered = value_set
+    for deployment in DEPLOYMENTS:
+        spec = rendered.get("Deployment", deployment)["spec"]
+        assert spec["strategy"] == {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+        }
+        pod = spec["template"]["spec"]
+        container = pod["containers"][0]
+        # Native sleep action: the distroless images have no shell for `sleep`.
+        assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": 5}}}
+        assert pod["terminationGracePeriodSeconds"] == 30
+        env = rendered.env(deployment)
+        needed = 5 + int(env["SHUTDOWN_DRAIN_SECS"]) + int(env["SHUTDOWN_TIMEOUT_SECS"])
+        assert needed <= pod["terminationGracePeriodSeconds"]
+
+
+def test_a_grace_period_shorter_than_the_shutdown_is_refused(chart):
+    with pytest.raises(helm.HelmError, match="terminationGracePeriodSeconds"):
+        chart.render({"services": {"bird": {"terminationGracePeriodSeconds": 15}}}, name=RELEASE)
+    with pytest.raises(helm.HelmError, match="terminationGracePeriodSeconds"):
+        chart.render({"defaults": {"env": {"SHUTDOWN_TIMEOUT_SECS": 25}}}, name=RELEASE)
+
+
+def test_min_replicas_above_max_is_refused(chart):
+    values = {"defaults": {"autoscaling": {"minReplicas": 5, "maxReplicas": 3}}}
+    with pytest.raises(helm.HelmError, match="minReplicas"):
+        chart.render(values, name=RELEASE)
+
+
+def test_topology_spread_over_zones_and_nodes(value_set):
+    _, rendered = value_set
+    for deployment in DEPLOYMENTS:
+        constraints = rendered.get("Deployment", deployment)["spec"]["template"]["spec"][
+            "topologySpreadConstraints"
+        ]
+        assert [c["topologyKey"] for c in constraints] == [
+            "topology.kubernetes.io/zone",
+            "kubernetes.io/hostname",
+        ]
+        for constraint in constraints:
+            assert constraint["maxSkew"] == 1
+            # A two-node dev cluster in one zone must still schedule every replica.
+            assert constraint["whenUnsatisfiable"] == "ScheduleAnyway"
+            assert constraint["matchLabelKeys"] == ["pod-template-hash"]
+
+
+def test_prometheus_scrape_annotations(default, render):
+    for key, expected in SERVICES.items():
+        annotations = default.get("Deployment", expected["name"])["spec"]["template"]["metadata"][
+            "annotations"
+        ]
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/port"] == str(expected["port"])
+        assert annotations["prometheus.io/path"] == "/metrics"
+    assert not default.of_kind("ServiceMonitor")
+    off = render({"metrics": {"podAnnotations": False}})
+    template = off.get("Deployment", "bird-api")["spec"]["template"]["metadata"]
+    assert not any(k.startswith("prometheus.io/") for k in template.get("annotations") or {})
+
+
+def test_optional_service_monitors_select_the_services(render):
+    rendered = render(VALUE_SETS["all-features"])
+    monitors = rendered.of_kind("ServiceMonitor")
+    assert set(monitors) == set(DEPLOYMENTS)
+    for deployment, monitor in monitors.items():
+        assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+        assert monitor["metadata"]["labels"]["release"] == "prom"
+        service = rendered.get("Service", f"{deployment}-service")
+        selector = monitor["spec"]["selector"]["matchLabels"]
+        assert selector.items() <= service["metadata"]["labels"].items()
+        assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+        assert monitor["spec"]["endpoints"] == [
+            {"port": "http", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}
+        ]
+
+
+def test_helm_test_hook_asks_bird_through_its_service(default, render):
+    pods = default.of_kind("Pod")
+    assert set(pods) == {"bird-api-test"}
+    pod = pods["bird-api-test"]
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert pod["spec"]["restartPolicy"] == "Never"
+    container = pod["spec"]["containers"][0]
+    image = container["image"]
+    assert image.startswith("docker.io/curlimages/curl:") and not image.endswith(":latest")
+    script = " ".join(container["command"])
+    assert "http://bird-api-service:4201/" in script
+    assert "--fail" in script
+    assert '"name"' in script and '"description"' in script and '"image"' in script
+    assert not render({"tests": {"enabled": False}}).of_kind("Pod")
+
+
+def test_notes_tell_how_to_reach_the_frontend_and_the_bird_api(default, render):
+    notes = default.notes
+    assert "kubectl -n bird-stack get service bird-frontend-service" in notes
+    assert "port-forward service/bird-api-service 4201:4201" in notes
+    assert "curl http://localhost:4201/" in notes
+    assert f"helm test {RELEASE}" in notes
+    internal = render({"services": {"frontend": {"service": {"type": "ClusterIP"}}}})
+    assert "port-forward service/bird-frontend-service 8080:80" in internal.notes
+
+
+def _key(deployment: str) -> str:
+    return next(k for k, s in SERVICES.items() if s["name"] == deployment)
