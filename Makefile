@@ -1,0 +1,53 @@
+# One entry point for people and CI. `make run` starts the stack, `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PYTHON ?= python3
+
+.PHONY: help run test test-rust test-deploy lint fmt
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+run: ## Run bird, bird-image and frontend in one process (offline without UNSPLASH_ACCESS_KEY)
+	cargo run --release --locked -p stack
+
+test: test-rust test-deploy ## Run every test suite
+
+test-rust: ## Unit, integration and browser tests of the services
+	cargo test --workspace --locked
+
+test-deploy: $(VENV)/.installed ## Chart, infrastructure, container and CI checks
+	$(VENV)/bin/pytest tests
+
+lint: ## Formatting and clippy, as CI runs them
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+fmt: ## Format the Rust code
+	cargo fmt --all
+
+$(VENV)/.installed: tests/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r tests/requirements.txt
+	touch $@
+
+# Container images for the local Docker engine (docker/README.md). The three builds share one
+# cached build stage, so `make images` compiles the workspace once.
+IMAGE_NAMESPACE ?= bird
+IMAGE_TAG ?= local
+
+.PHONY: images image-bird image-bird-image image-frontend
+
+images: image-bird image-bird-image image-frontend ## Build the three container images
+
+image-bird: ## Build the bird-api image
+image-bird-image: ## Build the bird-image-api image
+image-frontend: ## Build the bird-frontend image
+image-bird: IMAGE := bird-api
+image-bird-image: IMAGE := bird-image-api
+image-frontend: IMAGE := bird-frontend
+image-bird image-bird-image image-frontend:
+	docker buildx build --file docker/Dockerfile --target $(IMAGE) \
+		--tag $(IMAGE_NAMESPACE)/$(IMAGE):$(IMAGE_TAG) --load .

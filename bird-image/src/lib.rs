@@ -1,0 +1,61 @@
+//! bird-image: answers the URL of a photo of a bird, found on Unsplash and cached.
+
+pub mod cache;
+pub mod config;
+pub mod routes;
+pub mod unsplash;
+
+use axum::Router;
+use service_kit::http_client::{UpstreamClient, UpstreamSettings};
+use service_kit::metrics::Registry;
+use service_kit::{AppParts, Lifecycle};
+
+pub use config::Config;
+
+use cache::ImageCache;
+use unsplash::{Photo, Unsplash};
+
+pub const SERVICE: &str = "bird-image";
+
+/// Calls to Unsplash in flight at once; a demo key allows 50 an hour, so more is never useful.
+const UNSPLASH_MAX_IN_FLIGHT: usize = 8;
+
+/// The complete application: routes, probes, metrics and middleware.
+pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
+    let mut registry = Registry::default();
+    let unsplash = match config.unsplash_access_key.as_ref().filter(|k| !k.is_empty()) {
+        Some(key) => {
+            let mut settings = UpstreamSettings::new("unsplash", config.unsplash_timeout_ms);
+            settings.max_in_flight = UNSPLASH_MAX_IN_FLIGHT;
+            let client = UpstreamClient::new(settings, &mut registry)
+                .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
+            Some(Unsplash::new(client, &config.unsplash_api_url, key)?)
+        }
+        None => {
+            tracing::warn!(
+                service = SERVICE,
+                "UNSPLASH_ACCESS_KEY is not set: Unsplash will not be called and every answer is the default image"
+            );
+            None
+        }
+    };
+    let default_photo = Photo {
+        url: config.default_image_url.clone(),
+        credit: None,
+    };
+    let cache = ImageCache::new(
+        unsplash,
+        default_photo,
+        config.cache_ttl(),
+        config.cache_max_entries,
+        &mut registry,
+    );
+    Ok(service_kit::finish(
+        routes::router(cache),
+        AppParts {
+            service: SERVICE,
+            registry,
+            lifecycle,
+        },
+    ))
+}

@@ -1,0 +1,194 @@
+//! The Unsplash search call and what is kept of its answer.
+
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use serde::{Deserialize, Serialize};
+use service_kit::RequestId;
+use service_kit::http_client::{UpstreamClient, UpstreamError};
+use url::Url;
+
+use crate::config::AccessKey;
+
+/// Width and quality asked of Unsplash's image CDN (its search answers small previews).
+const WIDTH: &str = "2000";
+const QUALITY: &str = "100";
+
+/// A photo to show, and whom to credit for it (`None` for the default image).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Photo {
+    pub url: Url,
+    pub credit: Option<Credit>,
+}
+
+/// Attribution Unsplash's guidelines require: the photographer, with links to them and to the photo.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Credit {
+    pub name: String,
+    pub profile_url: Url,
+    pub photo_url: Url,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LookupError {
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    #[error("Unsplash found no photo")]
+    NoResults,
+    #[error("Unsplash sent a photo address that is not an https URL")]
+    NotHttps,
+}
+
+#[derive(Clone, Debug)]
+pub struct Unsplash {
+    client: UpstreamClient,
+    search_url: Url,
+    authorization: HeaderValue,
+}
+
+impl Unsplash {
+    pub fn new(client: UpstreamClient, base: &Url, key: &AccessKey) -> Result<Self, String> {
+        let search_url = base
+            .join("search/photos")
+            .map_err(|err| format!("UNSPLASH_API_URL cannot take a path: {err}"))?;
+        let mut authorization = HeaderValue::from_str(&format!("Client-ID {}", key.expose()))
+            .map_err(|_| "UNSPLASH_ACCESS_KEY is not a valid header value".to_owned())?;
+        authorization.set_sensitive(true);
+        Ok(Self {
+            client,
+            search_url,
+            authorization,
+        })
+    }
+
+    /// The first photo Unsplash finds for `bird`, in high resolution.
+    pub async fn search(&self, bird: &str, request_id: &RequestId) -> Result<Photo, LookupError> {
+        let mut url = self.search_url.clone();
+        url.query_pairs_mut()
+            .append_pair("query", bird)
+            .append_pair("page", "1")
+            .append_pair("per_page", "1");
+        let mut headers = HeaderMap::with_capacity(3);
+        headers.insert(AUTHORIZATION, self.authorization.clone());
+        headers.insert("accept-version", HeaderValue::from_static("v1"));
+        headers.insert(service_kit::request_id::HEADER, request_id.0.clone());
+
+        let answer: SearchAnswer = self.client.get_json(url, headers).await?;
+        let first = answer.results.into_iter().next().ok_or(LookupError::NoResults)?;
+        first.into_photo()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchAnswer {
+    results: Vec<SearchResult>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchResult {
+    urls: Urls,
+    user: Option<User>,
+    links: Option<Links>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Urls {
+    #[serde(default)]
+    full: Option<String>,
+    #[serde(default)]
+    regular: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct User {
+    name: Option<String>,
+    links: Option<Links>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Links {
+    html: Option<String>,
+}
+
+impl SearchResult {
+    fn into_photo(self) -> Result<Photo, LookupError> {
+        let raw = [self.urls.full, self.urls.regular]
+            .into_iter()
+            .flatten()
+            .find(|u| !u.trim().is_empty())
+            .ok_or(LookupError::NoResults)?;
+        let url = high_resolution(&raw).ok_or(LookupError::NotHttps)?;
+        let credit = (|| {
+            let user = self.user?;
+            let name = user.name.filter(|n| !n.trim().is_empty())?;
+            Some(Credit {
+                name,
+                profile_url: https_url(&user.links?.html?)?,
+                photo_url: https_url(&self.links?.html?)?,
+            })
+        })();
+        Ok(Photo { url, credit })
+    }
+}
+
+fn https_url(raw: &str) -> Option<Url> {
+    Url::parse(raw)
+        .ok()
+        .filter(|u| u.scheme() == "https" && u.host().is_some())
+}
+
+/// `raw` with its `w` and `q` parameters set to full width and quality, other parameters kept.
+/// `None` unless it is an absolute https URL.
+pub fn high_resolution(raw: &str) -> Option<Url> {
+    let mut url = https_url(raw)?;
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != "w" && k != "q")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    url.query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .append_pair("w", WIDTH)
+        .append_pair("q", QUALITY);
+    Some(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sets_width_and_quality_and_keeps_other_parameters() {
+        let url = high_resolution(
+            "https://images.unsplash.com/photo-1?crop=entropy&cs=tinysrgb&fit=max&fm=jpg&q=80&w=200",
+        )
+        .unwrap();
+        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        assert!(pairs.contains(&("w".into(), "2000".into())));
+        assert!(pairs.contains(&("q".into(), "100".into())));
+        assert!(pairs.contains(&("crop".into(), "entropy".into())));
+        assert_eq!(pairs.iter().filter(|(k, _)| k == "w").count(), 1);
+        assert_eq!(pairs.iter().filter(|(k, _)| k == "q").count(), 1);
+    }
+
+    #[test]
+    fn does_not_touch_lookalike_parameters() {
+        let url = high_resolution("https://images.unsplash.com/p?raw=w=200&qq=80").unwrap();
+        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        assert!(pairs.contains(&("raw".into(), "w=200".into())));
+        assert!(pairs.contains(&("qq".into(), "80".into())));
+    }
+
+    #[test]
+    fn adds_parameters_to_urls_without_a_query() {
+        let url = high_resolution("https://images.unsplash.com/photo-1").unwrap();
+        assert_eq!(url.query(), Some("w=2000&q=100"));
+    }
+
+    #[test]
+    fn refuses_anything_but_https() {
+        assert_eq!(high_resolution("http://images.unsplash.com/p?w=200"), None);
+        assert_eq!(high_resolution("javascript:alert(1)"), None);
+        assert_eq!(high_resolution("/relative/path"), None);
+        assert_eq!(high_resolution(""), None);
+    }
+}

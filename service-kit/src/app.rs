@@ -1,0 +1,167 @@
+//! Turns a service's routes into the full application: probes, metrics, and the middleware
+//! every request passes through (request id, limits, access log, metrics, panic guard).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Json;
+use serde_json::json;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::error::json_error;
+use crate::lifecycle::Lifecycle;
+use crate::metrics::{self, HttpMetrics, Registry};
+use crate::request_id::{self, RequestId};
+
+/// Longest path-and-query accepted; longer requests get `414` before reaching a handler.
+pub const MAX_URI_BYTES: usize = 2048;
+/// The services take no request bodies beyond a small form; anything bigger is refused.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Backstop for a handler; every upstream budget is well below it.
+pub const HANDLER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What [`finish`] needs besides the routes.
+pub struct AppParts {
+    /// `bird`, `bird-image` or `frontend`: the `service` field of every log line.
+    pub service: &'static str,
+    /// The service's registry, with its own metrics already registered.
+    pub registry: Registry,
+    pub lifecycle: Lifecycle,
+}
+
+struct Observer {
+    service: &'static str,
+    metrics: HttpMetrics,
+    lifecycle: Lifecycle,
+}
+
+/// Adds `/health`, `/ready` and `/metrics` to `routes` and wraps everything in the common
+/// middleware. `routes` brings its own fallbacks (JSON for APIs, HTML for the frontend).
+pub fn finish(routes: Router, parts: AppParts) -> Router {
+    let AppParts {
+        service,
+        mut registry,
+        lifecycle,
+    } = parts;
+    let observer = Arc::new(Observer {
+        service,
+        metrics: HttpMetrics::register(&mut registry),
+        lifecycle: lifecycle.clone(),
+    });
+    let registry = Arc::new(registry);
+
+    let probes = Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready).with_state(lifecycle))
+        .route("/metrics", get(render_metrics).with_state(registry));
+
+    routes.merge(probes).layer(
+        ServiceBuilder::new()
+            .layer(middleware::from_fn_with_state(observer, observe))
+            .layer(CatchPanicLayer::custom(|_| {
+                json_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the request could not be completed",
+                )
+            }))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                HANDLER_TIMEOUT,
+            ))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+    )
+}
+
+/// Liveness: the process runs and its runtime answers. Touches nothing else.
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Readiness: `503` from the moment shutdown begins, so load balancers stop sending.
+async fn ready(State(lifecycle): State<Lifecycle>) -> Response {
+    if lifecycle.is_draining() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "draining" })),
+        )
+            .into_response()
+    } else {
+        Json(json!({ "status": "ready" })).into_response()
+    }
+}
+
+async fn render_metrics(State(registry): State<Arc<Registry>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        metrics::render(&registry),
+    )
+        .into_response()
+}
+
+/// Request id in and out, the URI and body limits, one access-log line and the HTTP metrics.
+async fn observe(State(observer): State<Arc<Observer>>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = RequestId::from_incoming(request.headers().get(request_id::HEADER));
+    request
+        .headers_mut()
+        .insert(request_id::HEADER, request_id.0.clone());
+    request.extensions_mut().insert(request_id.clone());
+
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let uri_len = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |pq| pq.as_str().len());
+
+    let declared_body = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|len| len.to_str().ok()?.parse::<u64>().ok())
+        .unwrap_or(0);
+
+    let mut response = if uri_len > MAX_URI_BYTES {
+        json_error(StatusCode::URI_TOO_LONG, "uri_too_long", "the request URI is too long")
+    } else if declared_body > MAX_BODY_BYTES as u64 {
+        json_error(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large")
+    } else {
+        next.run(request).await
+    };
+
+    let headers = response.headers_mut();
+    headers.insert(request_id::HEADER, request_id.0.clone());
+    if observer.lifecycle.is_draining() {
+        // Clients re-connect elsewhere instead of reusing a connection to a pod going away.
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    observer
+        .metrics
+        .record(&route, method.as_str(), status, elapsed);
+    tracing::info!(
+        service = observer.service,
+        method = method.as_str(),
+        path = path.as_str(),
+        status_code = status,
+        response_time = elapsed.as_secs_f64() * 1000.0,
+        request_id = request_id.as_str(),
+        "request"
+    );
+    response
+}

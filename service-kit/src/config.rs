@@ -1,0 +1,132 @@
+//! Settings every service shares, and the start-up parsing that turns a bad value into one
+//! clear line naming the variable.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use url::Url;
+
+/// Where to listen, how to log and how to shut down. Flattened into each service's config.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
+    pub host: IpAddr,
+
+    /// Port to listen on [default: the service's own port].
+    #[arg(long, env = "PORT")]
+    pub port: Option<u16>,
+
+    /// Log line format: one JSON object per line, or human-readable text.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
+    pub log_format: LogFormat,
+
+    /// Seconds between SIGTERM and closing the listener, while /ready answers 503.
+    #[arg(long, env = "SHUTDOWN_DRAIN_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(0..=300))]
+    pub shutdown_drain_secs: u64,
+
+    /// Seconds to wait for in-flight requests after the listener closes.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub shutdown_timeout_secs: u64,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+impl ServerArgs {
+    /// Settings for tests and embedding: loopback, an OS-chosen port, no drain.
+    pub fn ephemeral() -> Self {
+        Self {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: Some(0),
+            log_format: LogFormat::Json,
+            shutdown_drain_secs: 0,
+            shutdown_timeout_secs: 5,
+            command: None,
+        }
+    }
+
+    pub fn addr(&self, default_port: u16) -> SocketAddr {
+        SocketAddr::new(self.host, self.port.unwrap_or(default_port))
+    }
+
+    pub fn shutdown(&self) -> crate::server::ShutdownSettings {
+        crate::server::ShutdownSettings {
+            drain: Duration::from_secs(self.shutdown_drain_secs),
+            timeout: Duration::from_secs(self.shutdown_timeout_secs),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Ask the running service's /health and exit 0 when it answers 200 (for container health checks).
+    Healthcheck,
+}
+
+/// Parses the command line and environment. On a bad value prints one line naming the
+/// variable (clap shows it as `--flag <VARIABLE>`) and exits with status 2.
+pub fn parse<C: Parser>(service: &str) -> C {
+    C::try_parse().unwrap_or_else(|err| {
+        use clap::error::ErrorKind;
+        if matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+            err.exit();
+        }
+        let rendered = err.to_string();
+        let first = rendered.lines().next().unwrap_or("invalid configuration");
+        eprintln!("{service}: {}", first.trim_start_matches("error: "));
+        std::process::exit(2);
+    })
+}
+
+/// A clap value parser for upstream base URLs: absolute `http` or `https` URLs only.
+pub fn http_url(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|err| format!("not an absolute URL ({err})"))?;
+    match url.scheme() {
+        "http" | "https" if url.host().is_some() => Ok(url),
+        _ => Err("must be an http:// or https:// URL with a host".to_owned()),
+    }
+}
+
+/// A clap value parser for timeouts in milliseconds: 1 ms to 60 s.
+pub fn millis(value: &str) -> Result<Duration, String> {
+    let ms: u64 = value
+        .parse()
+        .map_err(|_| "must be a whole number of milliseconds".to_owned())?;
+    if !(1..=60_000).contains(&ms) {
+        return Err("must be between 1 and 60000 milliseconds".to_owned());
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_url_accepts_only_absolute_http_urls() {
+        assert!(http_url("http://localhost:4200").is_ok());
+        assert!(http_url("https://api.unsplash.com").is_ok());
+        assert!(http_url("ftp://example.com").is_err());
+        assert!(http_url("localhost:4200").is_err());
+        assert!(http_url("not a url").is_err());
+    }
+
+    #[test]
+    fn millis_is_bounded() {
+        assert_eq!(millis("250"), Ok(Duration::from_millis(250)));
+        assert!(millis("0").is_err());
+        assert!(millis("60001").is_err());
+        assert!(millis("-5").is_err());
+        assert!(millis("2s").is_err());
+    }
+}

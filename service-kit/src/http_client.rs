@@ -1,0 +1,160 @@
+//! The outbound HTTP client every service uses for its upstream: pooled keep-alive
+//! connections, connect and total timeouts, a cap on calls in flight, a cap on the body size,
+//! and metrics by outcome. Errors are worded for people (they end up in a bird's description).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use reqwest::header::HeaderMap;
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+use url::Url;
+
+use crate::metrics::{Registry, UpstreamMetrics};
+
+#[derive(Clone, Debug)]
+pub struct UpstreamSettings {
+    /// Name used in metrics, logs and error messages, e.g. `bird-image`.
+    pub name: &'static str,
+    /// Budget for the whole call, connecting and reading the body included.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Largest body read; a bigger answer is an error, not a memory spike.
+    pub max_body_bytes: usize,
+    /// Calls allowed in flight at once; past it a call fails at once instead of queueing.
+    pub max_in_flight: usize,
+}
+
+impl UpstreamSettings {
+    pub fn new(name: &'static str, timeout: Duration) -> Self {
+        Self {
+            name,
+            timeout,
+            connect_timeout: timeout.min(Duration::from_millis(1000)),
+            max_body_bytes: 256 * 1024,
+            max_in_flight: 256,
+        }
+    }
+}
+
+/// Why an upstream call gave no usable answer.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum UpstreamError {
+    #[error("{0} could not be reached")]
+    Unreachable(&'static str),
+    #[error("{0} did not answer in time")]
+    Timeout(&'static str),
+    #[error("{0} is too busy (too many calls in progress)")]
+    Saturated(&'static str),
+    #[error("{0} answered with status {1}")]
+    Status(&'static str, u16),
+    #[error("{0} sent an answer that was too large")]
+    TooLarge(&'static str),
+    #[error("{0} sent an answer that could not be understood")]
+    Malformed(&'static str),
+}
+
+impl UpstreamError {
+    /// The `outcome` label of the upstream metrics.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Unreachable(_) => "unreachable",
+            Self::Timeout(_) => "timeout",
+            Self::Saturated(_) => "saturated",
+            Self::Status(..) => "status",
+            Self::TooLarge(_) => "too_large",
+            Self::Malformed(_) => "malformed",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct UpstreamClient {
+    settings: UpstreamSettings,
+    client: reqwest::Client,
+    in_flight: Arc<Semaphore>,
+    metrics: UpstreamMetrics,
+}
+
+impl UpstreamClient {
+    pub fn new(settings: UpstreamSettings, registry: &mut Registry) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("bird-stack/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(128)
+            .tcp_nodelay(true)
+            // Upstreams are named by configuration; never follow them elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
+            metrics: UpstreamMetrics::register(registry),
+            settings,
+            client,
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.settings.name
+    }
+
+    /// `GET url` and decode the JSON body as `T`.
+    pub async fn get_json<T: DeserializeOwned>(&self, url: Url, headers: HeaderMap) -> Result<T, UpstreamError> {
+        let started = Instant::now();
+        let result = self.get_bytes(url, headers).await.and_then(|body| {
+            serde_json::from_slice(&body).map_err(|_| UpstreamError::Malformed(self.settings.name))
+        });
+        let outcome = result.as_ref().map_or_else(UpstreamError::outcome, |_| "ok");
+        self.metrics.record(self.settings.name, outcome, started.elapsed());
+        if let Err(err) = &result {
+            tracing::debug!(upstream = self.settings.name, reason = %err, "upstream call failed");
+        }
+        result
+    }
+
+    async fn get_bytes(&self, url: Url, headers: HeaderMap) -> Result<Bytes, UpstreamError> {
+        let name = self.settings.name;
+        let _permit = self
+            .in_flight
+            .try_acquire()
+            .map_err(|_| UpstreamError::Saturated(name))?;
+        let mut response = self
+            .client
+            .get(url)
+            .headers(headers)
+            .send()
+            .await
+            .map_err(|err| classify(name, &err))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(UpstreamError::Status(name, status.as_u16()));
+        }
+        let cap = self.settings.max_body_bytes;
+        if response.content_length().is_some_and(|len| len > cap as u64) {
+            return Err(UpstreamError::TooLarge(name));
+        }
+        let mut body = BytesMut::new();
+        while let Some(chunk) = response.chunk().await.map_err(|err| classify(name, &err))? {
+            if body.len() + chunk.len() > cap {
+                return Err(UpstreamError::TooLarge(name));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    }
+}
+
+fn classify(name: &'static str, err: &reqwest::Error) -> UpstreamError {
+    if err.is_timeout() {
+        UpstreamError::Timeout(name)
+    } else if err.is_connect() {
+        UpstreamError::Unreachable(name)
+    } else if err.is_decode() || err.is_body() {
+        UpstreamError::Malformed(name)
+    } else {
+        UpstreamError::Unreachable(name)
+    }
+}

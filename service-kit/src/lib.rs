@@ -1,0 +1,21 @@
+//! Plumbing shared by the three bird services, written once: configuration parsing, JSON logs,
+//! the per-request middleware (request ids, access log, metrics, limits), health and readiness
+//! probes, graceful shutdown, and the outbound HTTP client.
+//!
+//! A service builds its own [`axum::Router`], hands it to [`app::finish`] and runs the result
+//! with [`server::serve`].
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod healthcheck;
+pub mod http_client;
+pub mod lifecycle;
+pub mod metrics;
+pub mod request_id;
+pub mod server;
+pub mod telemetry;
+
+pub use app::{AppParts, finish};
+pub use lifecycle::Lifecycle;
+pub use request_id::RequestId;

@@ -1,0 +1,117 @@
+//! Prometheus metrics. Each service owns its own [`Registry`] (passed explicitly, no global
+//! recorder), so several services in one process, or many tests, never mix their figures.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+pub use prometheus_client::registry::Registry;
+
+/// Latency buckets from half a millisecond to ten seconds: the services answer in
+/// microseconds from cache and in seconds when an upstream is slow.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    route: String,
+    method: String,
+    status: u16,
+}
+
+/// `http_requests_total` and `http_request_duration_seconds`, by route, method and status.
+#[derive(Clone, Debug)]
+pub struct HttpMetrics {
+    requests: Family<HttpLabels, Counter>,
+    duration: Family<HttpLabels, Histogram, fn() -> Histogram>,
+}
+
+impl HttpMetrics {
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self {
+            requests: Family::default(),
+            duration: Family::new_with_constructor(latency_histogram),
+        };
+        registry.register(
+            "http_requests",
+            "HTTP requests served",
+            metrics.requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            metrics.duration.clone(),
+        );
+        metrics
+    }
+
+    pub fn record(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        let labels = HttpLabels {
+            route: route.to_owned(),
+            method: method.to_owned(),
+            status,
+        };
+        self.duration
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+        self.requests.get_or_create(&labels).inc();
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamLabels {
+    upstream: &'static str,
+    outcome: &'static str,
+}
+
+/// `upstream_requests_total` and `upstream_request_duration_seconds`, by upstream and outcome.
+#[derive(Clone, Debug)]
+pub struct UpstreamMetrics {
+    calls: Family<UpstreamLabels, Counter>,
+    duration: Family<UpstreamLabels, Histogram, fn() -> Histogram>,
+}
+
+impl UpstreamMetrics {
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self {
+            calls: Family::default(),
+            duration: Family::new_with_constructor(latency_histogram),
+        };
+        registry.register(
+            "upstream_requests",
+            "Calls made to upstream services",
+            metrics.calls.clone(),
+        );
+        registry.register(
+            "upstream_request_duration_seconds",
+            "Time an upstream call took, body included",
+            metrics.duration.clone(),
+        );
+        metrics
+    }
+
+    pub fn record(&self, upstream: &'static str, outcome: &'static str, elapsed: Duration) {
+        let labels = UpstreamLabels { upstream, outcome };
+        self.duration
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+        self.calls.get_or_create(&labels).inc();
+    }
+}
+
+/// Renders a registry in the Prometheus/OpenMetrics text format.
+pub fn render(registry: &Registry) -> String {
+    let mut out = String::with_capacity(8 * 1024);
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut out, registry);
+    out
+}
+
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

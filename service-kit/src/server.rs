@@ -1,0 +1,91 @@
+//! Binding, serving, and the graceful shutdown sequence:
+//! signal -> `/ready` answers 503 while requests are still served (the drain) -> the listener
+//! closes -> in-flight requests finish (bounded) -> return, so `main` exits 0.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::lifecycle::Lifecycle;
+
+#[derive(Clone, Copy, Debug)]
+pub struct ShutdownSettings {
+    /// How long `/ready` answers 503 while requests are still served.
+    pub drain: Duration,
+    /// How long in-flight requests may take once the listener is closed.
+    pub timeout: Duration,
+}
+
+/// Binds `addr`, naming the service and address in the error.
+pub async fn bind(service: &str, addr: SocketAddr) -> io::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|err| io::Error::new(err.kind(), format!("{service}: cannot listen on {addr}: {err}")))
+}
+
+/// Serves `app` until `signal` resolves, then runs the shutdown sequence.
+pub async fn serve(
+    service: &'static str,
+    listener: TcpListener,
+    app: Router,
+    lifecycle: Lifecycle,
+    settings: ShutdownSettings,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let closed = Arc::new(Notify::new());
+    let drain = {
+        let closed = closed.clone();
+        async move {
+            signal.await;
+            lifecycle.begin_drain();
+            tracing::info!(service, drain_secs = settings.drain.as_secs_f64(), "shutdown: draining");
+            tokio::time::sleep(settings.drain).await;
+            tracing::info!(service, "shutdown: listener closed, finishing in-flight requests");
+            closed.notify_one();
+        }
+    };
+    let listener = listener.tap_io(|tcp| {
+        // Small JSON answers: send them now rather than waiting for more bytes.
+        let _ = tcp.set_nodelay(true);
+    });
+    let server = axum::serve(listener, app).with_graceful_shutdown(drain);
+    let deadline = async {
+        closed.notified().await;
+        tokio::time::sleep(settings.timeout).await;
+    };
+    tokio::select! {
+        result = server => result?,
+        () = deadline => tracing::warn!(service, "shutdown: in-flight requests still running at the deadline"),
+    }
+    tracing::info!(service, "shutdown: done");
+    Ok(())
+}
+
+/// Resolves on SIGTERM (Kubernetes, Docker) or SIGINT (Ctrl-C).
+pub async fn termination_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
