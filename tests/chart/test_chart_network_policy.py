@@ -1,0 +1,215 @@
+"""NetworkPolicies, checked by evaluating them: who may talk to whom, on which port.
+
+The evaluator follows the networking.k8s.io/v1 semantics the chart relies on: a pod selected by
+no policy of a direction is open in that direction; otherwise a connection needs one rule whose
+ports and peers (podSelector/namespaceSelector with matchLabels, ipBlock with except) match.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+import pytest
+
+from .manifests import NAMESPACE, SERVICES, VALUE_SETS
+
+INTERNAL = [s["name"] for k, s in SERVICES.items() if k != "frontend"]
+
+
+@dataclass
+class Endpoint:
+    ip: str
+    namespace: str | None = None  # None: outside the cluster
+    labels: dict = field(default_factory=dict)
+    port_names: dict = field(default_factory=dict)  # name -> number
+
+    @property
+    def namespace_labels(self) -> dict:
+        return {"kubernetes.io/metadata.name": self.namespace} if self.namespace else {}
+
+
+def _selects(selector: dict, labels: dict) -> bool:
+    assert set(selector) <= {"matchLabels"}, f"evaluator supports matchLabels only: {selector}"
+    return selector.get("matchLabels", {}).items() <= labels.items()
+
+
+def _peer_matches(peer: dict, endpoint: Endpoint, policy_namespace: str) -> bool:
+    if "ipBlock" in peer:
+        address = ipaddress.ip_address(endpoint.ip)
+        block = peer["ipBlock"]
+        return address in ipaddress.ip_network(block["cidr"]) and not any(
+            address in ipaddress.ip_network(cidr) for cidr in block.get("except", [])
+        )
+    if endpoint.namespace is None:
+        return False
+    if "namespaceSelector" in peer:
+        in_namespace = _selects(peer["namespaceSelector"], endpoint.namespace_labels)
+    else:
+        in_namespace = endpoint.namespace == policy_namespace
+    return in_namespace and _selects(peer.get("podSelector", {}), endpoint.labels)
+
+
+def _port_matches(rule: dict, target: Endpoint, port: int, protocol: str) -> bool:
+    if "ports" not in rule:
+        return True
+    names = {name for name, number in target.port_names.items() if number == port}
+    return any(
+        p.get("protocol", "TCP") == protocol and (p["port"] == port or p["port"] in names)
+        for p in rule["ports"]
+    )
+
+
+class Network:
+    def __init__(self, policies: list[dict]):
+        self.policies = policies
+
+    def _applying(self, pod: Endpoint, direction: str) -> list[dict]:
+        return [
+            p
+            for p in self.policies
+            if p["metadata"]["namespace"] == pod.namespace
+            and direction in p["spec"]["policyTypes"]
+            and _selects(p["spec"]["podSelector"], pod.labels)
+        ]
+
+    def _allows(self, pod, direction, peer_key, peer, port_owner, port, protocol) -> bool:
+        applying = self._applying(pod, direction)
+        if not applying:
+            return True
+        return any(
+            _port_matches(rule, port_owner, port, protocol)
+            and (
+                peer_key not in rule
+                or any(_peer_matches(x, peer, p["metadata"]["namespace"]) for x in rule[peer_key])
+            )
+            for p in applying
+            for rule in p["spec"].get(direction.lower()) or []
+        )
+
+    def can_connect(self, src: Endpoint, dst: Endpoint, port: int, protocol: str = "TCP") -> bool:
+        egress_ok = src.namespace is None or self._allows(
+            src, "Egress", "to", dst, dst, port, protocol
+        )
+        ingress_ok = dst.namespace is None or self._allows(
+            dst, "Ingress", "from", src, dst, port, protocol
+        )
+        return egress_ok and ingress_ok
+
+
+def _cluster(rendered, services=SERVICES):
+    pods = {}
+    for i, (key, expected) in enumerate(services.items()):
+        template = rendered.get("Deployment", expected["name"])["spec"]["template"]
+        pods[key] = Endpoint(
+            ip=f"10.0.101.{10 + i}",
+            namespace=NAMESPACE,
+            labels=template["metadata"]["labels"],
+            port_names={"http": expected["port"]},
+        )
+    test_pods = rendered.of_kind("Pod")
+    if test_pods:
+        pods["test"] = Endpoint("10.0.101.30", NAMESPACE, test_pods["bird-api-test"]["metadata"]["labels"])
+    pods.update(
+        dns=Endpoint("10.0.102.2", "kube-system", {"k8s-app": "kube-dns"}),
+        prometheus=Endpoint(
+            "10.0.102.9", "monitoring", {"app.kubernetes.io/name": "prometheus"}
+        ),
+        stranger=Endpoint("10.0.101.40", NAMESPACE, {"app": "something-else"}),
+        internet_client=Endpoint("203.0.113.7"),
+        unsplash=Endpoint("198.51.100.10"),
+        vpc_host=Endpoint("10.0.55.5"),
+        instance_metadata=Endpoint("169.254.169.254"),
+    )
+    return Network(list(rendered.of_kind("NetworkPolicy").values())), pods
+
+
+# (source, destination, port, protocol, allowed with the default values)
+MATRIX = [
+    ("internet_client", "frontend", 3000, "TCP", True),
+    ("stranger", "frontend", 3000, "TCP", True),
+    ("frontend", "bird", 4201, "TCP", True),
+    ("test", "bird", 4201, "TCP", True),
+    ("bird", "birdImage", 4200, "TCP", True),
+    ("birdImage", "unsplash", 443, "TCP", True),
+    ("frontend", "dns", 53, "UDP", True),
+    ("bird", "dns", 53, "TCP", True),
+    ("birdImage", "dns", 53, "UDP", True),
+    ("test", "dns", 53, "UDP", True),
+    ("internet_client", "bird", 4201, "TCP", False),
+    ("internet_client", "birdImage", 4200, "TCP", False),
+    ("stranger", "bird", 4201, "TCP", False),
+    ("stranger", "birdImage", 4200, "TCP", False),
+    ("frontend", "birdImage", 4200, "TCP", False),
+    ("birdImage", "bird", 4201, "TCP", False),
+    ("bird", "frontend", 3000, "TCP", False),
+    ("test", "birdImage", 4200, "TCP", False),
+    ("frontend", "test", 8080, "TCP", False),
+    ("prometheus", "bird", 4201, "TCP", False),
+    ("prometheus", "birdImage", 4200, "TCP", False),
+    ("birdImage", "unsplash", 80, "TCP", False),
+    ("birdImage", "vpc_host", 443, "TCP", False),
+    ("birdImage", "instance_metadata", 80, "TCP", False),
+    ("bird", "unsplash", 443, "TCP", False),
+    ("frontend", "unsplash", 443, "TCP", False),
+    ("frontend", "vpc_host", 5432, "TCP", False),
+]
+
+
+@pytest.mark.parametrize(("src", "dst", "port", "protocol", "allowed"), MATRIX)
+def test_traffic_matrix(default, src, dst, port, protocol, allowed):
+    network, pods = _cluster(default)
+    assert network.can_connect(pods[src], pods[dst], port, protocol) is allowed
+
+
+def test_metrics_scrapers_are_admitted_by_value(render):
+    network, pods = _cluster(render(VALUE_SETS["all-features"]))
+    for key, expected in SERVICES.items():
+        assert network.can_connect(pods["prometheus"], pods[key], expected["port"])
+    # The scraper rule opens the metrics port only to the selected peers.
+    assert not network.can_connect(pods["stranger"], pods["bird"], 4201)
+
+
+def test_each_service_and_the_test_pod_has_a_policy_selecting_exactly_it(default):
+    policies = default.of_kind("NetworkPolicy")
+    assert set(policies) == {s["name"] for s in SERVICES.values()} | {"bird-api-test"}
+    for expected in SERVICES.values():
+        deployment = default.get("Deployment", expected["name"])
+        assert (
+            policies[expected["name"]]["spec"]["podSelector"]["matchLabels"]
+            == deployment["spec"]["selector"]["matchLabels"]
+        )
+        assert policies[expected["name"]]["spec"]["policyTypes"] == ["Ingress", "Egress"]
+
+
+def test_internal_services_admit_no_one_without_a_from_clause(default):
+    """A rule without `from` admits every source: only the public frontend may have one."""
+    policies = default.of_kind("NetworkPolicy")
+    for name in INTERNAL + ["bird-api-test"]:
+        for rule in policies[name]["spec"]["ingress"]:
+            assert rule.get("from"), f"{name} has an ingress rule open to everyone"
+    for name, policy in policies.items():
+        for rule in policy["spec"]["egress"]:
+            assert rule.get("to"), f"{name} has an egress rule open to everyone"
+
+
+def test_egress_can_be_left_open(render):
+    rendered = render({"networkPolicy": {"restrictEgress": False}})
+    network, pods = _cluster(rendered)
+    for policy in rendered.of_kind("NetworkPolicy").values():
+        if policy["metadata"]["name"] != "bird-api-test":
+            assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert network.can_connect(pods["bird"], pods["unsplash"], 443)
+    assert not network.can_connect(pods["stranger"], pods["bird"], 4201)
+
+
+def test_policies_can_be_turned_off(render):
+    assert not render({"networkPolicy": {"enabled": False}}).of_kind("NetworkPolicy")
+
+
+def test_a_renamed_upstream_keeps_the_policies_consistent(render):
+    rendered = render({"services": {"birdImage": {"name": "photos", "port": 8200}}})
+    renamed = SERVICES | {"birdImage": {"name": "photos", "port": 8200, "service_port": 8200}}
+    network, pods = _cluster(rendered, renamed)
+    assert network.can_connect(pods["bird"], pods["birdImage"], 8200)
+    assert not network.can_connect(pods["frontend"], pods["birdImage"], 8200)
