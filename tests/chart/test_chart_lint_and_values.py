@@ -1,0 +1,168 @@
+"""helm lint --strict, the values schema, and the README's values table."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+import pytest
+
+import helm_python as helm
+
+from .manifests import CHART_DIR, VALUE_SETS, chart_values
+
+# Maps whose keys are the user's (annotations, labels, ...): the schema cannot close them.
+FREE_FORM = {
+    "annotations",
+    "loadBalancerAnnotations",
+    "labels",
+    "podAnnotations",
+    "podLabels",
+    "nodeSelector",
+    "affinity",
+    "matchLabels",
+}
+# Documented in the README as one row each: Kubernetes objects passed through whole.
+DOCUMENTED_WHOLE = FREE_FORM | {"behavior", "namespaceSelector", "podSelector"}
+
+# Helm lint's only remark on this chart: an icon URL is optional and there is no logo.
+ACCEPTED_LINT_INFO = {"icon is recommended"}
+
+
+def _walk(node: Any, path: tuple[str, ...], stop: set[str]) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Yield (path, value) of each dict (including empty ones) not under a `stop` key."""
+    if isinstance(node, dict) and (not path or path[-1] not in stop):
+        yield path, node
+        for key, value in node.items():
+            yield from _walk(value, path + (key,), stop)
+
+
+def _leaves(node: Any, path: tuple[str, ...] = ()) -> Iterator[str]:
+    if isinstance(node, dict) and node and (not path or path[-1] not in DOCUMENTED_WHOLE):
+        for key, value in node.items():
+            yield from _leaves(value, path + (key,))
+    else:
+        yield ".".join(path)
+
+
+def _nest(path: tuple[str, ...], leaf: Any) -> dict[str, Any]:
+    for key in reversed(path):
+        leaf = {key: leaf}
+    return leaf
+
+
+@pytest.mark.parametrize("kube_version", ["v1.31.0", "v1.33.0"])
+@pytest.mark.parametrize("name", sorted(VALUE_SETS))
+def test_strict_lint_is_clean(name, kube_version):
+    report = helm.lint(
+        CHART_DIR, VALUE_SETS[name], strict=True, namespace="bird-stack", kube_version=kube_version
+    )
+    assert report["errors"] == []
+    remarks = [m for m in report["messages"] if m["error"] not in ACCEPTED_LINT_INFO]
+    assert remarks == [], remarks
+
+
+def test_strict_lint_reports_bad_values():
+    report = helm.lint(CHART_DIR, {"defaults": {"replicas": -1}}, strict=True)
+    assert report["errors"], report
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_SETS))
+def test_the_value_sets_are_valid(chart, name):
+    chart.validate_schema(VALUE_SETS[name])
+
+
+BAD_VALUES = [
+    pytest.param({"defaults": {"replicas": -1}}, "minimum", id="negative-replicas"),
+    pytest.param({"services": {"bird": {"replicas": 0}}}, "minimum", id="zero-replicas"),
+    pytest.param({"defaults": {"replicas": "2"}}, "want integer", id="replicas-as-string"),
+    pytest.param({"defaults": {"autoscaling": {"enabled": "yes"}}}, "want boolean", id="bool-as-string"),
+    pytest.param({"replicaCount": 3}, "replicaCount", id="unknown-root-key"),
+    pytest.param({"services": {"bird": {"replica": 3}}}, "replica", id="misspelt-service-key"),
+    pytest.param({"services": {"cache": {"name": "cache"}}}, "cache", id="unknown-service"),
+    pytest.param(
+        {"services": {"frontend": {"service": {"type": "Ingress"}}}}, "one of", id="bad-service-type"
+    ),
+    pytest.param(
+        {"services": {"frontend": {"service": {"nodePort": 80}}}}, "minimum", id="node-port-too-low"
+    ),
+    pytest.param(
+        {"services": {"frontend": {"service": {"nodePort": 40000}}}}, "maximum", id="node-port-too-high"
+    ),
+    pytest.param(
+        {"services": {"bird": {"service": {"type": "LoadBalancer"}}}}, "false schema", id="public-bird"
+    ),
+    pytest.param({"services": {"bird": {"port": 70000}}}, "maximum", id="port-out-of-range"),
+    pytest.param(
+        {"defaults": {"autoscaling": {"targetCPUUtilizationPercentage": 150}}}, "maximum", id="cpu-over-100"
+    ),
+    pytest.param({"defaults": {"env": {"LOG_FORMAT": "xml"}}}, "one of", id="bad-log-format"),
+    pytest.param(
+        {"services": {"bird": {"env": {"UNSPLASH_API_URL": "https://x"}}}}, "UNSPLASH_API_URL", id="env-of-another-service"
+    ),
+    pytest.param(
+        {"services": {"birdImage": {"env": {"UNSPLASH_API_URL": "ftp://x"}}}}, "pattern", id="non-http-url"
+    ),
+    pytest.param(
+        {"defaults": {"probes": {"liveness": {"periodSeconds": 0}}}}, "minimum", id="zero-probe-period"
+    ),
+    pytest.param({"image": {"pullPolicy": "Sometimes"}}, "one of", id="bad-pull-policy"),
+    pytest.param(
+        {"services": {"bird": {"image": {"digest": "md5:abc"}}}}, "pattern", id="bad-digest"
+    ),
+    pytest.param({"unsplash": {"existingSecret": "Not_A_Name"}}, "pattern", id="bad-secret-name"),
+    pytest.param({"defaults": {"podDisruptionBudget": {"minAvailable": "150%"}}}, "minAvailable", id="bad-pdb"),
+    pytest.param(
+        {"defaults": {"topologySpread": {"whenUnsatisfiable": "Maybe"}}}, "one of", id="bad-spread"
+    ),
+    pytest.param({"metrics": {"serviceMonitor": {"interval": "often"}}}, "pattern", id="bad-interval"),
+    pytest.param({"defaults": {"name": "x"}}, "false schema", id="name-in-defaults"),
+]
+
+
+@pytest.mark.parametrize(("values", "message"), BAD_VALUES)
+def test_the_schema_refuses_bad_values(chart, values, message):
+    with pytest.raises(helm.HelmValuesError, match=re.escape(message)):
+        chart.validate_schema(values)
+    # Installing runs the same validation.
+    with pytest.raises(helm.HelmValuesError):
+        chart.render(values, name="birds")
+
+
+def test_every_object_in_values_refuses_unknown_keys(chart):
+    """additionalProperties is closed on every object that is not a user-keyed map."""
+    paths = [p for p, _ in _walk(chart_values(), (), FREE_FORM) if not p or p[-1] not in FREE_FORM]
+    assert len(paths) > 40
+    accepted = []
+    for path in paths:
+        try:
+            chart.validate_schema(_nest(path, {"surelyNotAValue": 1}) if path else {"surelyNotAValue": 1})
+        except helm.HelmValuesError:
+            continue
+        accepted.append(".".join(path))
+    assert accepted == []
+
+
+def test_every_value_is_typed_in_the_schema(chart):
+    """Every leaf of values.yaml, given a value of the wrong type, is refused."""
+    values = chart_values()
+    accepted = []
+    for leaf in _leaves(values):
+        path = tuple(leaf.split("."))
+        current: Any = values
+        for key in path:
+            current = current[key]
+        wrong = {"wrong": "type"} if not isinstance(current, dict) else ["wrong", "type"]
+        try:
+            chart.validate_schema(_nest(path, wrong))
+        except helm.HelmValuesError:
+            continue
+        accepted.append(leaf)
+    assert accepted == []
+
+
+def test_the_readme_documents_every_value():
+    readme = (CHART_DIR / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `([^`]+)` \|", readme, flags=re.MULTILINE))
+    missing = [leaf for leaf in _leaves(chart_values()) if leaf not in documented]
+    assert missing == []
