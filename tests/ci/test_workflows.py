@@ -155,7 +155,11 @@ def test_slack_notification_is_skipped_without_a_webhook(ci):
     assert notify["env"]["SLACK_WEBHOOK_URL"] == "${{ secrets.SLACK_WEBHOOK_URL }}"
     post = next(step for step in steps_of(notify) if 'SLACK_WEBHOOK_URL"' in step.get("run", ""))
     assert post["if"] == "env.SLACK_WEBHOOK_URL != ''"
-    # The secret reaches the script only through the environment, never through an expression.
+
+
+def test_scripts_get_secrets_only_through_the_environment():
+    # An expression is pasted into the script file before it runs, where shell quoting can
+    # break on it; an environment variable reaches the script as data.
     for path in workflows():
         for where, _, script in run_scripts(load(path)):
             assert "secrets." not in script, f"{rel(path)} {where}"
