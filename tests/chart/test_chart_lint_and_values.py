@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Iterator
 
+import jsonschema
 import pytest
 
 import helm_python as helm
@@ -65,6 +67,14 @@ def test_strict_lint_is_clean(name, kube_version):
 def test_strict_lint_reports_bad_values():
     report = helm.lint(CHART_DIR, {"defaults": {"replicas": -1}}, strict=True)
     assert report["errors"], report
+
+
+def test_the_schema_is_valid_draft_07_and_values_yaml_conforms():
+    """A second implementation (python-jsonschema) agrees with Helm's on the defaults."""
+    schema = json.loads((CHART_DIR / "values.schema.json").read_text(encoding="utf-8"))
+    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+    jsonschema.Draft7Validator.check_schema(schema)
+    jsonschema.Draft7Validator(schema).validate(chart_values())
 
 
 @pytest.mark.parametrize("name", sorted(VALUE_SETS))
