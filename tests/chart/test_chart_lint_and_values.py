@@ -176,3 +176,12 @@ def test_the_readme_documents_every_value():
     documented = set(re.findall(r"^\| `([^`]+)` \|", readme, flags=re.MULTILINE))
     missing = [leaf for leaf in _leaves(chart_values()) if leaf not in documented]
     assert missing == []
+
+
+def test_the_packaged_chart_renders_like_the_directory(chart, tmp_path):
+    """.helmignore keeps nothing the chart needs out of the archive, and rendering is stable."""
+    archive = helm.package(CHART_DIR, destination=tmp_path)
+    with helm.Chart.load(archive) as packaged:
+        assert packaged.render(name="birds") == chart.render(name="birds")
+        assert packaged.schema == chart.schema
+    assert chart.render(name="birds") == chart.render(name="birds")

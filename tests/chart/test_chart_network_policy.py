@@ -213,3 +213,11 @@ def test_a_renamed_upstream_keeps_the_policies_consistent(render):
     network, pods = _cluster(rendered, renamed)
     assert network.can_connect(pods["bird"], pods["birdImage"], 8200)
     assert not network.can_connect(pods["frontend"], pods["birdImage"], 8200)
+
+
+def test_without_the_test_hook_bird_admits_only_the_frontend(render):
+    rendered = render({"tests": {"enabled": False}})
+    assert "bird-api-test" not in rendered.of_kind("NetworkPolicy")
+    (rule,) = rendered.get("NetworkPolicy", "bird-api")["spec"]["ingress"]
+    frontend = rendered.get("Deployment", "bird-frontend")["spec"]["selector"]["matchLabels"]
+    assert rule["from"] == [{"podSelector": {"matchLabels": frontend}}]
