@@ -1,0 +1,149 @@
+# CloudFront in front of the NLB: HTTPS for viewers, pages and assets cached for
+# page_cache_ttl_seconds, /api/* never cached, standard logs to the access-logs bucket.
+
+locals {
+  primary_origin_id = "frontend-nlb-${var.aws_region}"
+
+  # AWS managed cache policy "Managed-CachingDisabled" (the same ID in every account).
+  caching_disabled_policy_id = "4135ea2d-6df8-44a3-9df4-4b5a84be39ad"
+}
+
+resource "aws_cloudfront_cache_policy" "pages" {
+  name        = "${local.global_name}-pages"
+  comment     = "Pages and assets of the Bird frontend"
+  min_ttl     = 0
+  default_ttl = var.page_cache_ttl_seconds
+  max_ttl     = var.page_cache_ttl_seconds
+
+  parameters_in_cache_key_and_forwarded_to_origin {
+    enable_accept_encoding_gzip   = true
+    enable_accept_encoding_brotli = true
+
+    # The frontend sets no cookies and varies on no header; only the query string selects content.
+    cookies_config {
+      cookie_behavior = "none"
+    }
+    headers_config {
+      header_behavior = "none"
+    }
+    query_strings_config {
+      query_string_behavior = "all"
+    }
+  }
+}
+
+# What /api/* needs at the origin besides the path: the query string and the caller's request
+# id (the services propagate x-request-id). No cookies, no other headers.
+resource "aws_cloudfront_origin_request_policy" "api" {
+  name    = "${local.global_name}-api"
+  comment = "Bird API calls: query string and x-request-id only"
+
+  cookies_config {
+    cookie_behavior = "none"
+  }
+  headers_config {
+    header_behavior = "whitelist"
+    headers {
+      items = ["x-request-id"]
+    }
+  }
+  query_strings_config {
+    query_string_behavior = "all"
+  }
+}
+
+# Security headers for every answer; the application's own values win where it sets them.
+resource "aws_cloudfront_response_headers_policy" "security" {
+  name    = "${local.global_name}-security-headers"
+  comment = "Security headers of the Bird frontend"
+
+  security_headers_config {
+    strict_transport_security {
+      access_control_max_age_sec = 31536000
+      include_subdomains         = true
+      preload                    = true
+      override                   = true
+    }
+    content_type_options {
+      override = true
+    }
+    frame_options {
+      frame_option = "DENY"
+      override     = false
+    }
+    referrer_policy {
+      referrer_policy = "strict-origin-when-cross-origin"
+      override        = false
+    }
+  }
+}
+
+resource "aws_cloudfront_distribution" "main" {
+  enabled         = true
+  comment         = "${var.project_name} ${var.environment} frontend"
+  is_ipv6_enabled = true
+  http_version    = "http2and3"
+  price_class     = var.cloudfront_price_class
+
+  # The NLB listens on TCP 80 only, so CloudFront talks HTTP to it (README: adding TLS).
+  origin {
+    origin_id   = local.primary_origin_id
+    domain_name = aws_lb.frontend.dns_name
+
+    custom_origin_config {
+      http_port              = 80
+      https_port             = 443
+      origin_protocol_policy = "http-only"
+      origin_ssl_protocols   = ["TLSv1.2"]
+      origin_read_timeout    = 30
+    }
+  }
+
+  default_cache_behavior {
+    target_origin_id           = local.primary_origin_id
+    viewer_protocol_policy     = "redirect-to-https"
+    allowed_methods            = ["GET", "HEAD", "OPTIONS"]
+    cached_methods             = ["GET", "HEAD"]
+    compress                   = true
+    cache_policy_id            = aws_cloudfront_cache_policy.pages.id
+    response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
+  }
+
+  ordered_cache_behavior {
+    path_pattern               = "/api/*"
+    target_origin_id           = local.primary_origin_id
+    viewer_protocol_policy     = "redirect-to-https"
+    allowed_methods            = ["GET", "HEAD", "OPTIONS"]
+    cached_methods             = ["GET", "HEAD"]
+    compress                   = true
+    cache_policy_id            = local.caching_disabled_policy_id
+    origin_request_policy_id   = aws_cloudfront_origin_request_policy.api.id
+    response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
+  }
+
+  logging_config {
+    bucket          = aws_s3_bucket.access_logs.bucket_domain_name
+    prefix          = "cloudfront/"
+    include_cookies = false
+  }
+
+  restrictions {
+    geo_restriction {
+      restriction_type = "none"
+    }
+  }
+
+  viewer_certificate {
+    cloudfront_default_certificate = true
+  }
+
+  depends_on = [aws_s3_bucket_ownership_controls.access_logs]
+
+  #checkov:skip=CKV_AWS_68:AWS WAF costs at least 5 USD a month plus rules; the app serves public, read-only data. Attach a web ACL via web_acl_id when needed.
+  #checkov:skip=CKV2_AWS_47:Same as CKV_AWS_68: no WAF by default, and no Java anywhere in the stack.
+  #checkov:skip=CKV_AWS_305:The origin is an application that serves / itself; a default root object is for S3 origins.
+  #checkov:skip=CKV_AWS_174:The default *.cloudfront.net certificate fixes the minimum protocol; a custom domain and certificate raise it to TLSv1.2_2021.
+  #checkov:skip=CKV2_AWS_42:A custom certificate needs a domain, which is optional.
+  #checkov:skip=CKV2_AWS_46:The origin is the NLB (a custom origin); origin access control applies to S3 origins.
+  #checkov:skip=CKV_AWS_310:There is one origin by default; a second region adds a failover origin group.
+}

@@ -1,0 +1,102 @@
+output "region" {
+  description = "Region of this stack."
+  value       = var.aws_region
+}
+
+output "cluster_name" {
+  description = "Name of the EKS cluster."
+  value       = aws_eks_cluster.main.name
+}
+
+output "cluster_endpoint" {
+  description = "URL of the Kubernetes API server."
+  value       = aws_eks_cluster.main.endpoint
+}
+
+output "kubeconfig_command" {
+  description = "Adds the cluster to ~/.kube/config."
+  value       = "aws eks update-kubeconfig --region ${var.aws_region} --name ${aws_eks_cluster.main.name}"
+}
+
+output "cloudfront_domain_name" {
+  description = "Domain name of the CloudFront distribution."
+  value       = aws_cloudfront_distribution.main.domain_name
+}
+
+output "app_url" {
+  description = "Public URL of the Bird frontend."
+  value       = "https://${aws_cloudfront_distribution.main.domain_name}"
+}
+
+output "nlb_dns_name" {
+  description = "DNS name of the frontend NLB (reachable from CloudFront only)."
+  value       = aws_lb.frontend.dns_name
+}
+
+output "frontend_target_group_arn" {
+  description = "Target group of the frontend NodePort; its target health shows whether nodes answer /health."
+  value       = aws_lb_target_group.frontend.arn
+}
+
+output "alerts_topic_arn" {
+  description = "SNS topic of the alarms."
+  value       = aws_sns_topic.alerts.arn
+}
+
+output "dashboard_url" {
+  description = "The bird-api-overview CloudWatch dashboard."
+  value       = "https://${var.aws_region}.console.aws.amazon.com/cloudwatch/home?region=${var.aws_region}#dashboards/dashboard/${aws_cloudwatch_dashboard.overview.dashboard_name}"
+}
+
+output "access_logs_bucket" {
+  description = "S3 bucket of the CloudFront access logs (prefix cloudfront/)."
+  value       = aws_s3_bucket.access_logs.bucket
+}
+
+output "cluster_autoscaler_role_arn" {
+  description = "IAM role of the cluster autoscaler's service account kube-system/cluster-autoscaler."
+  value       = aws_iam_role.irsa["cluster-autoscaler"].arn
+}
+
+locals {
+  cluster_autoscaler_image_tag = coalesce(var.cluster_autoscaler_image_tag, "v${var.kubernetes_version}.0")
+
+  # Node bounds come from the node groups (min/max), which the autoscaler discovers by tag.
+  helm_cluster_autoscaler = join(" \\\n  ", [
+    "helm upgrade --install cluster-autoscaler cluster-autoscaler",
+    "--repo https://kubernetes.github.io/autoscaler",
+    "--namespace kube-system",
+    "--set autoDiscovery.clusterName=${aws_eks_cluster.main.name}",
+    "--set awsRegion=${var.aws_region}",
+    "--set image.tag=${local.cluster_autoscaler_image_tag}",
+    "--set rbac.serviceAccount.name=cluster-autoscaler",
+    "--set 'rbac.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=${aws_iam_role.irsa["cluster-autoscaler"].arn}'",
+    "--set extraArgs.scale-down-utilization-threshold=0.5",
+    "--set extraArgs.scale-down-unneeded-time=10m",
+    "--set extraArgs.scale-down-delay-after-add=10m",
+    "--set extraArgs.balance-similar-node-groups=true",
+    "--set extraArgs.skip-nodes-with-system-pods=false",
+    "--wait",
+  ])
+
+  helm_bird_chart = join(" \\\n  ", compact([
+    "helm upgrade --install bird ../bird-chart",
+    "--namespace ${var.app_namespace} --create-namespace",
+    "--set image.registry=${var.app_image_registry}",
+    "--set image.owner=${var.app_image_owner}",
+    var.app_image_tag == "" ? "" : "--set image.tag=${var.app_image_tag}",
+    "--set services.frontend.service.type=NodePort",
+    "--set services.frontend.service.nodePort=${var.frontend_node_port}",
+    "--wait --timeout 10m",
+  ]))
+}
+
+output "helm_cluster_autoscaler_command" {
+  description = "Installs the cluster autoscaler with its IRSA role (scale down below 50 % after 10 min, 10 min after a scale-up)."
+  value       = local.helm_cluster_autoscaler
+}
+
+output "helm_bird_chart_command" {
+  description = "Installs bird-chart with the frontend on the NodePort that the NLB targets (run from infrastructure/)."
+  value       = local.helm_bird_chart
+}

@@ -1,0 +1,7 @@
+# Production: a NAT gateway per zone, more headroom for the autoscaler, a month of logs.
+environment        = "prod"
+single_nat_gateway = false
+node_min_size      = 3
+node_desired_size  = 3
+node_max_size      = 10
+log_retention_days = 30

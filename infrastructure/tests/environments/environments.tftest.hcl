@@ -1,0 +1,45 @@
+# Run once per environment file, as the harness does:
+#   terraform test -test-directory=tests/environments -var-file=dev.tfvars
+#   terraform test -test-directory=tests/environments -var-file=prod.tfvars
+# and checks what each file must give (SPEC: dev 2-3 nodes and 7-day logs, prod 3-10 and 30).
+
+mock_provider "aws" {
+  override_during = plan
+  source          = "./tests/mocks"
+}
+
+variables {
+  alert_email                          = "ops@example.com"
+  cluster_endpoint_public_access_cidrs = ["203.0.113.10/32"]
+}
+
+run "environment_file_gives_the_spec_sizes" {
+  command = plan
+
+  assert {
+    condition     = contains(["dev", "prod"], var.environment)
+    error_message = "Run this test with -var-file=dev.tfvars or -var-file=prod.tfvars."
+  }
+  assert {
+    condition = (
+      aws_eks_node_group.on_demand.scaling_config[0].min_size == { dev = 2, prod = 3 }[var.environment] &&
+      aws_eks_node_group.on_demand.scaling_config[0].max_size == { dev = 3, prod = 10 }[var.environment]
+    )
+    error_message = "Nodes: dev 2 to 3, prod 3 to 10."
+  }
+  assert {
+    condition = alltrue([
+      for g in concat(values(aws_cloudwatch_log_group.container_insights), [aws_cloudwatch_log_group.control_plane]) :
+      g.retention_in_days == { dev = 7, prod = 30 }[var.environment]
+    ])
+    error_message = "Log retention: dev 7 days, prod 30."
+  }
+  assert {
+    condition     = length(aws_nat_gateway.main) == { dev = 1, prod = 2 }[var.environment]
+    error_message = "NAT: dev shares one, prod has one per zone."
+  }
+  assert {
+    condition     = local.tags.Environment == var.environment && aws_lb.frontend.enable_deletion_protection == (var.environment == "prod")
+    error_message = "The Environment tag and prod-only protections must follow the file."
+  }
+}

@@ -1,0 +1,80 @@
+# providers.tf (tags) and outputs.tf (the commands a user runs after apply).
+
+mock_provider "aws" {
+  override_during = plan
+  source          = "./tests/mocks"
+}
+
+variables {
+  alert_email                          = "ops@example.com"
+  cluster_endpoint_public_access_cidrs = ["203.0.113.10/32"]
+}
+
+run "tags_and_commands" {
+  command = plan
+
+  variables {
+    extra_tags    = { CostCenter = "birds", ManagedBy = "hand" }
+    app_image_tag = "v1.2.3"
+  }
+
+  assert {
+    condition     = local.tags == { Project = "bird-api", Environment = "dev", ManagedBy = "Terraform", CostCenter = "birds" }
+    error_message = "Default tags must be Project, Environment and ManagedBy = Terraform, which extra_tags cannot override."
+  }
+  assert {
+    condition     = output.kubeconfig_command == "aws eks update-kubeconfig --region us-east-1 --name bird-api-cluster"
+    error_message = "kubeconfig_command must name the region and cluster."
+  }
+  assert {
+    condition = alltrue([for arg in [
+      "helm upgrade --install bird ../bird-chart",
+      "--namespace bird --create-namespace",
+      "--set image.registry=docker.io",
+      "--set image.owner=birdstack",
+      "--set image.tag=v1.2.3",
+      "--set services.frontend.service.type=NodePort",
+      "--set services.frontend.service.nodePort=30080",
+    ] : strcontains(output.helm_bird_chart_command, arg)])
+    error_message = "The bird-chart command must deploy the tag in NodePort mode on the NLB's port."
+  }
+  assert {
+    condition     = strcontains(output.dashboard_url, "#dashboards/dashboard/bird-api-overview") && output.region == "us-east-1"
+    error_message = "dashboard_url must open bird-api-overview."
+  }
+}
+
+run "chart_command_without_a_tag_uses_the_charts_app_version" {
+  command = plan
+
+  variables {
+    frontend_node_port = 30123
+  }
+
+  assert {
+    condition     = !strcontains(output.helm_bird_chart_command, "image.tag") && strcontains(output.helm_bird_chart_command, "nodePort=30123")
+    error_message = "Without app_image_tag the command must not set image.tag, and it must follow frontend_node_port."
+  }
+  assert {
+    condition     = aws_lb_target_group.frontend.port == 30123
+    error_message = "The target group must follow frontend_node_port too."
+  }
+}
+
+run "identity_variables_are_validated" {
+  command = plan
+
+  variables {
+    aws_region         = "us-east"
+    app_image_registry = "https://docker.io"
+    app_image_owner    = "Bird Stack"
+    app_image_tag      = "-bad"
+  }
+
+  expect_failures = [
+    var.aws_region,
+    var.app_image_registry,
+    var.app_image_owner,
+    var.app_image_tag,
+  ]
+}

@@ -1,0 +1,367 @@
+# Defaults are the numbers of SPEC section 4; dev.tfvars and prod.tfvars override what differs.
+
+# --- Identity and placement ---------------------------------------------------------------
+
+variable "aws_region" {
+  description = "Region of this stack. A second region is the same configuration applied with another region and its own state key."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.aws_region))
+    error_message = "aws_region must be an AWS region code such as us-east-1."
+  }
+}
+
+variable "project_name" {
+  description = "Project name, used in resource names and the Project tag."
+  type        = string
+  default     = "bird-api"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,20}[a-z0-9]$", var.project_name))
+    error_message = "project_name must be 3 to 22 lower-case letters, digits or hyphens, starting with a letter (it prefixes load balancer and bucket names)."
+  }
+}
+
+variable "environment" {
+  description = "Environment name, used in the Environment tag and to pick prod-only settings."
+  type        = string
+  default     = "dev"
+
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.environment)
+    error_message = "environment must be one of dev, staging or prod."
+  }
+}
+
+variable "extra_tags" {
+  description = "Tags added to every resource besides Project, Environment and ManagedBy."
+  type        = map(string)
+  default     = {}
+}
+
+# --- Network ------------------------------------------------------------------------------
+
+variable "vpc_cidr" {
+  description = "CIDR block of the VPC."
+  type        = string
+  default     = "10.0.0.0/16"
+
+  validation {
+    condition     = can(cidrhost(var.vpc_cidr, 0)) && try(tonumber(split("/", var.vpc_cidr)[1]) <= 24, false)
+    error_message = "vpc_cidr must be an IPv4 CIDR block of /24 or larger."
+  }
+}
+
+variable "public_subnet_cidrs" {
+  description = "Public subnets, one per availability zone, in zone order (NLB and NAT gateways)."
+  type        = list(string)
+  default     = ["10.0.1.0/24", "10.0.2.0/24"]
+
+  validation {
+    condition     = length(var.public_subnet_cidrs) >= 2 && alltrue([for c in var.public_subnet_cidrs : can(cidrhost(c, 0))])
+    error_message = "public_subnet_cidrs must hold at least two IPv4 CIDR blocks (EKS needs two zones)."
+  }
+}
+
+variable "private_subnet_cidrs" {
+  description = "Private subnets, one per availability zone, in zone order (nodes and control-plane interfaces)."
+  type        = list(string)
+  default     = ["10.0.101.0/24", "10.0.102.0/24"]
+
+  validation {
+    condition     = length(var.private_subnet_cidrs) == length(var.public_subnet_cidrs) && alltrue([for c in var.private_subnet_cidrs : can(cidrhost(c, 0))])
+    error_message = "private_subnet_cidrs must hold one IPv4 CIDR block per public subnet."
+  }
+}
+
+variable "single_nat_gateway" {
+  description = "One NAT gateway for all zones instead of one per zone: about 33 USD a month cheaper, but a zone outage cuts the other zone's egress. For dev."
+  type        = bool
+  default     = false
+}
+
+# --- EKS ----------------------------------------------------------------------------------
+
+variable "cluster_name" {
+  description = "Name of the EKS cluster."
+  type        = string
+  default     = "bird-api-cluster"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{0,31}$", var.cluster_name))
+    error_message = "cluster_name must start with a letter and hold at most 32 letters, digits or hyphens (it prefixes IAM role names, which AWS caps at 64 characters)."
+  }
+}
+
+variable "kubernetes_version" {
+  description = "Kubernetes minor version of the control plane and nodes. 1.35 is in EKS standard support until March 2027; 1.34 leaves it on 2 December 2026."
+  type        = string
+  default     = "1.35"
+
+  validation {
+    condition     = can(regex("^1\\.[0-9]{2}$", var.kubernetes_version)) && try(tonumber(split(".", var.kubernetes_version)[1]) >= 34, false)
+    error_message = "kubernetes_version must be a minor version such as 1.35, and 1.34 or newer: older versions are out of EKS standard support and cost extended-support fees."
+  }
+}
+
+variable "cluster_endpoint_public_access_cidrs" {
+  description = "CIDR blocks allowed to reach the public Kubernetes API endpoint (kubectl, helm). Nodes use the private endpoint."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.cluster_endpoint_public_access_cidrs) > 0 && alltrue([for c in var.cluster_endpoint_public_access_cidrs : can(cidrhost(c, 0))])
+    error_message = "cluster_endpoint_public_access_cidrs must hold at least one IPv4 CIDR block, such as 203.0.113.10/32."
+  }
+}
+
+variable "node_instance_types" {
+  description = "Instance types of the on-demand node group, first is preferred."
+  type        = list(string)
+  default     = ["t2.medium"]
+
+  validation {
+    condition     = length(var.node_instance_types) > 0 && alltrue([for t in var.node_instance_types : can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", t))])
+    error_message = "node_instance_types must list at least one EC2 instance type such as t2.medium."
+  }
+}
+
+variable "node_disk_size_gb" {
+  description = "Root volume size of each node in GiB."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.node_disk_size_gb >= 20 && var.node_disk_size_gb <= 1000
+    error_message = "node_disk_size_gb must be between 20 and 1000."
+  }
+}
+
+variable "node_min_size" {
+  description = "Minimum number of on-demand nodes (the cluster autoscaler's floor)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.node_min_size >= 1
+    error_message = "node_min_size must be at least 1."
+  }
+}
+
+variable "node_desired_size" {
+  description = "Initial number of on-demand nodes. Terraform ignores later changes: the cluster autoscaler owns it."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.node_desired_size >= var.node_min_size && var.node_desired_size <= var.node_max_size
+    error_message = "node_desired_size must lie between node_min_size and node_max_size."
+  }
+}
+
+variable "node_max_size" {
+  description = "Maximum number of on-demand nodes (the cluster autoscaler's ceiling)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.node_max_size >= var.node_min_size && var.node_max_size <= 100
+    error_message = "node_max_size must be at least node_min_size and at most 100."
+  }
+}
+
+variable "node_max_unavailable_percentage" {
+  description = "Largest share of nodes replaced at once during a node group update."
+  type        = number
+  default     = 33
+
+  validation {
+    condition     = var.node_max_unavailable_percentage >= 1 && var.node_max_unavailable_percentage <= 100
+    error_message = "node_max_unavailable_percentage must be between 1 and 100."
+  }
+}
+
+# --- Traffic ------------------------------------------------------------------------------
+
+variable "frontend_node_port" {
+  description = "NodePort of bird-frontend-service; the NLB target group sends here. Must match the chart's frontend nodePort."
+  type        = number
+  default     = 30080
+
+  validation {
+    condition     = var.frontend_node_port >= 30000 && var.frontend_node_port <= 32767
+    error_message = "frontend_node_port must be in the Kubernetes NodePort range 30000-32767."
+  }
+}
+
+variable "app_namespace" {
+  description = "Kubernetes namespace of the bird-chart release; the alarms' Namespace dimension."
+  type        = string
+  default     = "bird"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", var.app_namespace))
+    error_message = "app_namespace must be a valid Kubernetes namespace name."
+  }
+}
+
+variable "cloudfront_price_class" {
+  description = "CloudFront price class: PriceClass_100 serves from North America and Europe only, the cheapest."
+  type        = string
+  default     = "PriceClass_100"
+
+  validation {
+    condition     = contains(["PriceClass_100", "PriceClass_200", "PriceClass_All"], var.cloudfront_price_class)
+    error_message = "cloudfront_price_class must be PriceClass_100, PriceClass_200 or PriceClass_All."
+  }
+}
+
+variable "page_cache_ttl_seconds" {
+  description = "How long CloudFront caches pages and assets of the default behaviour (SPEC: 5 minutes). /api/* is never cached."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.page_cache_ttl_seconds >= 0 && var.page_cache_ttl_seconds <= 86400
+    error_message = "page_cache_ttl_seconds must be between 0 and 86400."
+  }
+}
+
+# --- Observability ------------------------------------------------------------------------
+
+variable "alert_email" {
+  description = "E-mail address that receives the alarms (the subscription must be confirmed from the mail AWS sends)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alert_email))
+    error_message = "alert_email must be an e-mail address such as ops@example.com."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the Container Insights and control-plane log groups (SPEC: 7, 30 in prod)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts, such as 7, 14, 30 or 90."
+  }
+}
+
+variable "log_metric_namespace" {
+  description = "CloudWatch namespace of the request metrics extracted from the services' access logs."
+  type        = string
+  default     = "BirdApi"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9/_.#-]{1,255}$", var.log_metric_namespace)) && !startswith(var.log_metric_namespace, "AWS/")
+    error_message = "log_metric_namespace must be a custom CloudWatch namespace (not AWS/...)."
+  }
+}
+
+variable "pod_cpu_alarm" {
+  description = "Pod CPU alarm: percent of the pod's CPU limit, over evaluation_periods periods of period_seconds."
+  type = object({
+    threshold_percent  = number
+    period_seconds     = number
+    evaluation_periods = number
+  })
+  default = { threshold_percent = 80, period_seconds = 300, evaluation_periods = 2 }
+
+  validation {
+    condition     = var.pod_cpu_alarm.threshold_percent > 0 && var.pod_cpu_alarm.threshold_percent <= 100 && var.pod_cpu_alarm.period_seconds >= 60 && var.pod_cpu_alarm.period_seconds % 60 == 0 && var.pod_cpu_alarm.evaluation_periods >= 1
+    error_message = "pod_cpu_alarm needs a threshold in (0, 100], a period that is a multiple of 60 s (Container Insights publishes each minute) and at least one evaluation period."
+  }
+}
+
+variable "pod_memory_alarm" {
+  description = "Pod memory alarm: percent of the pod's memory limit, over evaluation_periods periods of period_seconds."
+  type = object({
+    threshold_percent  = number
+    period_seconds     = number
+    evaluation_periods = number
+  })
+  default = { threshold_percent = 85, period_seconds = 300, evaluation_periods = 2 }
+
+  validation {
+    condition     = var.pod_memory_alarm.threshold_percent > 0 && var.pod_memory_alarm.threshold_percent <= 100 && var.pod_memory_alarm.period_seconds >= 60 && var.pod_memory_alarm.period_seconds % 60 == 0 && var.pod_memory_alarm.evaluation_periods >= 1
+    error_message = "pod_memory_alarm needs a threshold in (0, 100], a period that is a multiple of 60 s and at least one evaluation period."
+  }
+}
+
+variable "node_not_ready_alarm" {
+  description = "Node alarm: fires when any node has a failing condition for evaluation_periods periods of period_seconds."
+  type = object({
+    period_seconds     = number
+    evaluation_periods = number
+  })
+  default = { period_seconds = 60, evaluation_periods = 1 }
+
+  validation {
+    condition     = var.node_not_ready_alarm.period_seconds >= 60 && var.node_not_ready_alarm.period_seconds % 60 == 0 && var.node_not_ready_alarm.evaluation_periods >= 1
+    error_message = "node_not_ready_alarm needs a period that is a multiple of 60 s and at least one evaluation period."
+  }
+}
+
+variable "pod_restart_alarm" {
+  description = "Restart alarm: fires when a service's containers restart more than max_restarts times within period_seconds."
+  type = object({
+    max_restarts   = number
+    period_seconds = number
+  })
+  default = { max_restarts = 5, period_seconds = 300 }
+
+  validation {
+    condition     = var.pod_restart_alarm.max_restarts >= 0 && var.pod_restart_alarm.period_seconds >= 60 && var.pod_restart_alarm.period_seconds % 60 == 0
+    error_message = "pod_restart_alarm needs a non-negative max_restarts and a period that is a multiple of 60 s."
+  }
+}
+
+# --- Helm commands printed as outputs -----------------------------------------------------
+
+variable "app_image_registry" {
+  description = "Registry of the three images (bird-chart value image.registry) in the printed helm command."
+  type        = string
+  default     = "docker.io"
+
+  validation {
+    condition     = can(regex("^[a-z0-9.-]+(:[0-9]+)?$", var.app_image_registry))
+    error_message = "app_image_registry must be a registry host such as docker.io or ghcr.io."
+  }
+}
+
+variable "app_image_owner" {
+  description = "Owner (organisation) of the three images in the registry (bird-chart value image.owner)."
+  type        = string
+  default     = "birdstack"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]+([._-][a-z0-9]+)*$", var.app_image_owner))
+    error_message = "app_image_owner must be a lower-case registry namespace."
+  }
+}
+
+variable "app_image_tag" {
+  description = "Image tag the printed bird-chart helm command deploys (a git sha or release tag from CI). Empty means the chart's appVersion."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.app_image_tag == "" || can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.app_image_tag))
+    error_message = "app_image_tag must be empty or a valid container image tag."
+  }
+}
+
+variable "cluster_autoscaler_image_tag" {
+  description = "Cluster autoscaler image tag in the printed helm command. Empty means v<kubernetes_version>.0: its minor version must match the cluster's."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.cluster_autoscaler_image_tag == "" || can(regex("^v1\\.[0-9]+\\.[0-9]+$", var.cluster_autoscaler_image_tag))
+    error_message = "cluster_autoscaler_image_tag must be empty or a release tag such as v1.35.0."
+  }
+}

@@ -1,0 +1,84 @@
+"""fmt, validate and `terraform test` (mocked AWS provider) for infrastructure/ and its bootstrap."""
+
+import re
+import subprocess
+
+import pytest
+
+from .conftest import INFRA, terraform_binary
+
+CONFIGS = [".", "bootstrap"]
+
+
+def test_formatting_is_canonical():
+    result = subprocess.run(
+        [terraform_binary(), "fmt", "-check", "-recursive", "-diff", str(INFRA)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, f"terraform fmt would change:\n{result.stdout}{result.stderr}"
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_configuration_is_valid(terraform, config):
+    out = terraform.ok(config, "validate", "-no-color")
+    assert "The configuration is valid" in out
+
+
+def summary(output: str) -> tuple[int, int]:
+    """(passed, failed) from the last line of `terraform test`."""
+    match = re.search(r"(\d+) passed, (\d+) failed", output)
+    assert match, f"no test summary in:\n{output}"
+    return int(match.group(1)), int(match.group(2))
+
+
+def test_terraform_tests_of_the_root_configuration(terraform):
+    out = terraform.ok(".", "test", "-no-color", timeout=600)
+    passed, failed = summary(out)
+    tests = sorted((INFRA / "tests").glob("*.tftest.hcl"))
+    runs = sum(f.read_text().count("\nrun \"") for f in tests)
+    assert failed == 0 and passed == runs, out
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_environment_files_give_the_spec_sizes(terraform, environment):
+    out = terraform.ok(".", "test", "-no-color", "-test-directory=tests/environments", f"-var-file={environment}.tfvars")
+    passed, failed = summary(out)
+    assert failed == 0 and passed >= 1, out
+
+
+def test_terraform_tests_of_the_bootstrap(terraform):
+    out = terraform.ok("bootstrap", "test", "-no-color")
+    passed, failed = summary(out)
+    assert failed == 0 and passed >= 2, out
+
+
+def test_every_test_file_mocks_aws():
+    """No test may reach AWS: every file replaces the provider with a mock."""
+    files = list(INFRA.rglob("*.tftest.hcl"))
+    assert len(files) >= 7
+    for path in files:
+        assert re.search(r'^mock_provider "aws" \{', path.read_text(), re.M), f"{path} does not mock the aws provider"
+
+
+def test_every_variable_has_a_description_and_type():
+    for path in [INFRA / "variables.tf", INFRA / "bootstrap" / "variables.tf"]:
+        blocks = re.split(r'^variable "', path.read_text(), flags=re.M)[1:]
+        assert blocks
+        for block in blocks:
+            name = block.split('"', 1)[0]
+            assert "description =" in block and "type " in block, f"{path.name}: variable {name} lacks a description or type"
+
+
+def test_every_validation_is_exercised_by_a_test():
+    """Each variable with a validation block appears in some expect_failures list."""
+    expected = set()
+    for path in INFRA.rglob("*.tftest.hcl"):
+        for block in re.findall(r"expect_failures = \[(.*?)\]", path.read_text(), re.S):
+            expected.update(re.findall(r"var\.(\w+)", block))
+    for path in [INFRA / "variables.tf", INFRA / "bootstrap" / "variables.tf"]:
+        for block in re.split(r'^variable "', path.read_text(), flags=re.M)[1:]:
+            name = block.split('"', 1)[0]
+            if "validation {" in block:
+                assert name in expected, f"the validation of {name} is never tested"
