@@ -31,7 +31,11 @@ struct EntryExpiry {
 
 impl Expiry<String, Entry> for EntryExpiry {
     fn expire_after_create(&self, _key: &String, entry: &Entry, _now: Instant) -> Option<Duration> {
-        Some(if entry.fresh { self.ttl } else { self.ttl.min(RETRY_AFTER) })
+        Some(if entry.fresh {
+            self.ttl
+        } else {
+            self.ttl.min(RETRY_AFTER)
+        })
     }
 }
 
@@ -62,8 +66,16 @@ impl ImageCache {
             hits: Counter::default(),
             misses: Counter::default(),
         };
-        registry.register("image_cache_hits", "Photo lookups answered from the cache", metrics.hits.clone());
-        registry.register("image_cache_misses", "Photo lookups that needed Unsplash", metrics.misses.clone());
+        registry.register(
+            "image_cache_hits",
+            "Photo lookups answered from the cache",
+            metrics.hits.clone(),
+        );
+        registry.register(
+            "image_cache_misses",
+            "Photo lookups that needed Unsplash",
+            metrics.misses.clone(),
+        );
         Self {
             unsplash,
             default_photo: Arc::new(default_photo),
@@ -102,7 +114,13 @@ impl ImageCache {
         entry.into_value().photo
     }
 
-    async fn lookup(&self, unsplash: &Unsplash, bird: &str, key: String, request_id: &RequestId) -> Entry {
+    async fn lookup(
+        &self,
+        unsplash: &Unsplash,
+        bird: &str,
+        key: String,
+        request_id: &RequestId,
+    ) -> Entry {
         match unsplash.search(bird, request_id).await {
             Ok(photo) => {
                 let photo = Arc::new(photo);

@@ -12,7 +12,11 @@ pub const DEFAULT_IMAGE_URL: &str =
     "https://www.pokemonmillennium.net/wp-content/uploads/2015/11/missingno.png";
 
 #[derive(Debug, Clone, Parser)]
-#[command(name = "bird-image", version, about = "Answers the URL of a photo of a bird, from Unsplash")]
+#[command(
+    name = "bird-image",
+    version,
+    about = "Answers the URL of a photo of a bird, from Unsplash"
+)]
 pub struct Config {
     #[command(flatten)]
     pub server: ServerArgs,

@@ -23,7 +23,11 @@ const UNSPLASH_MAX_IN_FLIGHT: usize = 8;
 /// The complete application: routes, probes, metrics and middleware.
 pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
     let mut registry = Registry::default();
-    let unsplash = match config.unsplash_access_key.as_ref().filter(|k| !k.is_empty()) {
+    let unsplash = match config
+        .unsplash_access_key
+        .as_ref()
+        .filter(|k| !k.is_empty())
+    {
         Some(key) => {
             let mut settings = UpstreamSettings::new("unsplash", config.unsplash_timeout_ms);
             settings.max_in_flight = UNSPLASH_MAX_IN_FLIGHT;

@@ -65,7 +65,11 @@ async fn find(
     let Query(query) = query.map_err(|rejection| {
         json_error(StatusCode::BAD_REQUEST, "bad_query", rejection.body_text())
     })?;
-    let name = query.bird_name.as_deref().map(str::trim).unwrap_or_default();
+    let name = query
+        .bird_name
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default();
     if name.len() > MAX_BIRD_NAME_BYTES {
         return Err(json_error(
             StatusCode::BAD_REQUEST,

@@ -72,7 +72,11 @@ impl Unsplash {
         headers.insert(service_kit::request_id::HEADER, request_id.0.clone());
 
         let answer: SearchAnswer = self.client.get_json(url, headers).await?;
-        let first = answer.results.into_iter().next().ok_or(LookupError::NoResults)?;
+        let first = answer
+            .results
+            .into_iter()
+            .next()
+            .ok_or(LookupError::NoResults)?;
         first.into_photo()
     }
 }

@@ -4,13 +4,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::Json;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Json;
 use serde_json::json;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -108,7 +108,11 @@ async fn render_metrics(State(registry): State<Arc<Registry>>) -> Response {
 }
 
 /// Request id in and out, the URI and body limits, one access-log line and the HTTP metrics.
-async fn observe(State(observer): State<Arc<Observer>>, mut request: Request, next: Next) -> Response {
+async fn observe(
+    State(observer): State<Arc<Observer>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let request_id = RequestId::from_incoming(request.headers().get(request_id::HEADER));
     request
@@ -135,9 +139,17 @@ async fn observe(State(observer): State<Arc<Observer>>, mut request: Request, ne
         .unwrap_or(0);
 
     let mut response = if uri_len > MAX_URI_BYTES {
-        json_error(StatusCode::URI_TOO_LONG, "uri_too_long", "the request URI is too long")
+        json_error(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            "the request URI is too long",
+        )
     } else if declared_body > MAX_BODY_BYTES as u64 {
-        json_error(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large")
+        json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body is too large",
+        )
     } else {
         next.run(request).await
     };

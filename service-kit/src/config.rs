@@ -78,7 +78,10 @@ pub enum Command {
 pub fn parse<C: Parser>(service: &str) -> C {
     C::try_parse().unwrap_or_else(|err| {
         use clap::error::ErrorKind;
-        if matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        if matches!(
+            err.kind(),
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+        ) {
             err.exit();
         }
         let rendered = err.to_string();

@@ -78,7 +78,10 @@ pub struct UpstreamClient {
 }
 
 impl UpstreamClient {
-    pub fn new(settings: UpstreamSettings, registry: &mut Registry) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        settings: UpstreamSettings,
+        registry: &mut Registry,
+    ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("bird-stack/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(settings.connect_timeout)
@@ -102,13 +105,20 @@ impl UpstreamClient {
     }
 
     /// `GET url` and decode the JSON body as `T`.
-    pub async fn get_json<T: DeserializeOwned>(&self, url: Url, headers: HeaderMap) -> Result<T, UpstreamError> {
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        headers: HeaderMap,
+    ) -> Result<T, UpstreamError> {
         let started = Instant::now();
         let result = self.get_bytes(url, headers).await.and_then(|body| {
             serde_json::from_slice(&body).map_err(|_| UpstreamError::Malformed(self.settings.name))
         });
-        let outcome = result.as_ref().map_or_else(UpstreamError::outcome, |_| "ok");
-        self.metrics.record(self.settings.name, outcome, started.elapsed());
+        let outcome = result
+            .as_ref()
+            .map_or_else(UpstreamError::outcome, |_| "ok");
+        self.metrics
+            .record(self.settings.name, outcome, started.elapsed());
         if let Err(err) = &result {
             tracing::debug!(upstream = self.settings.name, reason = %err, "upstream call failed");
         }
@@ -133,7 +143,10 @@ impl UpstreamClient {
             return Err(UpstreamError::Status(name, status.as_u16()));
         }
         let cap = self.settings.max_body_bytes;
-        if response.content_length().is_some_and(|len| len > cap as u64) {
+        if response
+            .content_length()
+            .is_some_and(|len| len > cap as u64)
+        {
             return Err(UpstreamError::TooLarge(name));
         }
         let mut body = BytesMut::new();

@@ -64,7 +64,10 @@ mod tests {
         assert_ne!(RequestId::from_incoming(Some(&long)).0, long);
 
         let spaced = HeaderValue::from_static("has space");
-        assert_ne!(RequestId::from_incoming(Some(&spaced)).as_str(), "has space");
+        assert_ne!(
+            RequestId::from_incoming(Some(&spaced)).as_str(),
+            "has space"
+        );
 
         assert_eq!(RequestId::from_incoming(None).as_str().len(), 36);
     }

@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+use crate::config::{Command, ServerArgs};
 use crate::lifecycle::Lifecycle;
 
 #[derive(Clone, Copy, Debug)]
@@ -25,9 +27,12 @@ pub struct ShutdownSettings {
 
 /// Binds `addr`, naming the service and address in the error.
 pub async fn bind(service: &str, addr: SocketAddr) -> io::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|err| io::Error::new(err.kind(), format!("{service}: cannot listen on {addr}: {err}")))
+    TcpListener::bind(addr).await.map_err(|err| {
+        io::Error::new(
+            err.kind(),
+            format!("{service}: cannot listen on {addr}: {err}"),
+        )
+    })
 }
 
 /// Serves `app` until `signal` resolves, then runs the shutdown sequence.
@@ -45,9 +50,16 @@ pub async fn serve(
         async move {
             signal.await;
             lifecycle.begin_drain();
-            tracing::info!(service, drain_secs = settings.drain.as_secs_f64(), "shutdown: draining");
+            tracing::info!(
+                service,
+                drain_secs = settings.drain.as_secs_f64(),
+                "shutdown: draining"
+            );
             tokio::time::sleep(settings.drain).await;
-            tracing::info!(service, "shutdown: listener closed, finishing in-flight requests");
+            tracing::info!(
+                service,
+                "shutdown: listener closed, finishing in-flight requests"
+            );
             closed.notify_one();
         }
     };
@@ -87,5 +99,46 @@ pub async fn termination_signal() {
     tokio::select! {
         () = interrupt => {},
         () = terminate => {},
+    }
+}
+
+/// Everything a service's `main` does after parsing its configuration: answer the
+/// `healthcheck` subcommand, or start logging, build the app, listen and serve until a signal.
+pub async fn run(
+    service: &'static str,
+    default_port: u16,
+    args: &ServerArgs,
+    build: impl FnOnce(Lifecycle) -> Result<Router, String>,
+) -> ExitCode {
+    let addr = args.addr(default_port);
+    if let Some(Command::Healthcheck) = args.command {
+        return crate::healthcheck::run(addr);
+    }
+    crate::telemetry::init(service, args.log_format);
+
+    let lifecycle = Lifecycle::new();
+    let result = async {
+        let app = build(lifecycle.clone())?;
+        let listener = bind(service, addr).await.map_err(|e| e.to_string())?;
+        tracing::info!(service, %addr, version = env!("CARGO_PKG_VERSION"), "listening");
+        serve(
+            service,
+            listener,
+            app,
+            lifecycle,
+            args.shutdown(),
+            termination_signal(),
+        )
+        .await
+        .map_err(|e| e.to_string())
+    }
+    .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(reason) => {
+            tracing::error!(service, reason, "stopped on an error");
+            eprintln!("{service}: {reason}");
+            ExitCode::FAILURE
+        }
     }
 }

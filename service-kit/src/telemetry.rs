@@ -9,9 +9,11 @@ use time::format_description::well_known::Rfc3339;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::LogFormat;
 
@@ -19,15 +21,34 @@ use crate::config::LogFormat;
 /// does not name one itself (the kit's own events always do, so one process can host several
 /// services). `RUST_LOG` filters as usual; the default level is `info`.
 pub fn init(service: &'static str, format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stdout);
     // A second call (tests, an embedding binary) keeps the first subscriber.
     let _ = match format {
-        LogFormat::Json => builder.event_format(JsonLines { service }).try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => json_subscriber(service, std::io::stdout).try_init(),
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(env_filter())
+            .with_writer(std::io::stdout)
+            .finish()
+            .try_init(),
     };
+}
+
+/// The JSON-lines subscriber writing to `writer`; tests capture log lines with it.
+pub fn json_subscriber<W>(
+    service: &'static str,
+    writer: W,
+) -> impl Subscriber + Send + Sync + 'static
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .with_env_filter(env_filter())
+        .with_writer(writer)
+        .event_format(JsonLines { service })
+        .finish()
+}
+
+fn env_filter() -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
 /// Formats each event as a single JSON object.

@@ -1,0 +1,49 @@
+//! bird settings, from flags or environment variables.
+
+use std::time::Duration;
+
+use clap::Parser;
+use service_kit::config::{ServerArgs, http_url, millis};
+use url::Url;
+
+pub const DEFAULT_PORT: u16 = 4201;
+pub const DEFAULT_IMAGE_URL: &str =
+    "https://www.pokemonmillennium.net/wp-content/uploads/2015/11/missingno.png";
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "bird",
+    version,
+    about = "Answers a random North American bird as JSON"
+)]
+pub struct Config {
+    #[command(flatten)]
+    pub server: ServerArgs,
+
+    /// Base URL of the bird-image service.
+    #[arg(long, env = "BIRD_IMAGE_URL", default_value = "http://localhost:4200", value_parser = http_url)]
+    pub bird_image_url: Url,
+
+    /// Budget for one call to bird-image, in milliseconds (above bird-image's own Unsplash budget).
+    #[arg(long, env = "BIRD_IMAGE_TIMEOUT_MS", default_value = "3000", value_parser = millis)]
+    pub bird_image_timeout_ms: Duration,
+
+    /// Seconds a photo answered by bird-image is reused; 0 asks bird-image every time.
+    #[arg(long, env = "BIRD_IMAGE_CACHE_TTL_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub bird_image_cache_ttl_secs: u64,
+
+    /// Image of the fallback bird.
+    #[arg(long, env = "DEFAULT_IMAGE_URL", default_value = DEFAULT_IMAGE_URL, value_parser = http_url)]
+    pub default_image_url: Url,
+}
+
+impl Config {
+    /// Defaults with an ephemeral loopback listener, for tests and embedding.
+    pub fn for_tests(bird_image_url: Url) -> Self {
+        let mut config = Self::parse_from(["bird"]);
+        config.server = ServerArgs::ephemeral();
+        config.bird_image_url = bird_image_url;
+        config
+    }
+}

@@ -1,0 +1,99 @@
+//! The call to bird-image's `/v1/image`, with a short cache of good answers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+use reqwest::header::HeaderMap;
+use serde::{Deserialize, Serialize};
+use service_kit::RequestId;
+use service_kit::http_client::{UpstreamClient, UpstreamError};
+use url::Url;
+
+/// A photo and its credit, as bird-image answers them.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Image {
+    pub url: Url,
+    pub credit: Option<Credit>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Credit {
+    pub name: String,
+    pub profile_url: Url,
+    pub photo_url: Url,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageError {
+    Upstream(UpstreamError),
+    NotWebUrl,
+}
+
+impl std::fmt::Display for ImageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Upstream(err) => err.fmt(f),
+            Self::NotWebUrl => {
+                f.write_str("bird-image sent an image address that is not a web URL")
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct BirdImage {
+    client: UpstreamClient,
+    endpoint: Url,
+    /// Good answers only, so a recovered bird-image is seen at once.
+    cache: Option<Cache<&'static str, Arc<Image>>>,
+}
+
+impl BirdImage {
+    pub fn new(client: UpstreamClient, base: &Url, cache_ttl: Duration) -> Result<Self, String> {
+        let endpoint = base
+            .join("v1/image")
+            .map_err(|err| format!("BIRD_IMAGE_URL cannot take a path: {err}"))?;
+        let cache = (!cache_ttl.is_zero()).then(|| {
+            Cache::builder()
+                .max_capacity(64)
+                .time_to_live(cache_ttl)
+                .build()
+        });
+        Ok(Self {
+            client,
+            endpoint,
+            cache,
+        })
+    }
+
+    pub async fn image(
+        &self,
+        bird: &'static str,
+        request_id: &RequestId,
+    ) -> Result<Arc<Image>, ImageError> {
+        match &self.cache {
+            Some(cache) => cache
+                .try_get_with(bird, self.fetch(bird, request_id))
+                .await
+                .map_err(|err| (*err).clone()),
+            None => self.fetch(bird, request_id).await,
+        }
+    }
+
+    async fn fetch(&self, bird: &str, request_id: &RequestId) -> Result<Arc<Image>, ImageError> {
+        let mut url = self.endpoint.clone();
+        url.query_pairs_mut().append_pair("birdName", bird);
+        let mut headers = HeaderMap::with_capacity(1);
+        headers.insert(service_kit::request_id::HEADER, request_id.0.clone());
+        let image: Image = self
+            .client
+            .get_json(url, headers)
+            .await
+            .map_err(ImageError::Upstream)?;
+        if !matches!(image.url.scheme(), "http" | "https") || image.url.host().is_none() {
+            return Err(ImageError::NotWebUrl);
+        }
+        Ok(Arc::new(image))
+    }
+}

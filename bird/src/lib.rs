@@ -1,0 +1,47 @@
+//! bird: answers a random North American bird as JSON, with a photo found by bird-image.
+
+pub mod catalogue;
+pub mod config;
+pub mod images;
+pub mod routes;
+
+use std::time::Duration;
+
+use axum::Router;
+use service_kit::http_client::{UpstreamClient, UpstreamSettings};
+use service_kit::metrics::Registry;
+use service_kit::{AppParts, Lifecycle};
+
+pub use config::Config;
+
+use images::BirdImage;
+use routes::AppState;
+
+pub const SERVICE: &str = "bird";
+
+/// The complete application: routes, probes, metrics and middleware.
+pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
+    let mut registry = Registry::default();
+    let client = UpstreamClient::new(
+        UpstreamSettings::new("bird-image", config.bird_image_timeout_ms),
+        &mut registry,
+    )
+    .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
+    let images = BirdImage::new(
+        client,
+        &config.bird_image_url,
+        Duration::from_secs(config.bird_image_cache_ttl_secs),
+    )?;
+    let state = AppState {
+        images,
+        default_image: config.default_image_url.clone(),
+    };
+    Ok(service_kit::finish(
+        routes::router(state),
+        AppParts {
+            service: SERVICE,
+            registry,
+            lifecycle,
+        },
+    ))
+}

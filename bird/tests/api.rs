@@ -1,0 +1,284 @@
+//! bird over HTTP: the real app on a random port; bird-image played by wiremock, or the real
+//! bird-image in front of a wiremock Unsplash.
+
+use std::time::{Duration, Instant};
+
+use bird::Config;
+use bird::catalogue::BIRDS;
+use serde_json::{Value, json};
+use service_kit::server::ShutdownSettings;
+use service_kit::testing::TestServer;
+use url::Url;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const DEFAULT_IMAGE: &str =
+    "https://www.pokemonmillennium.net/wp-content/uploads/2015/11/missingno.png";
+const BOUND: Duration = Duration::from_secs(3);
+
+fn quick_shutdown() -> ShutdownSettings {
+    ShutdownSettings {
+        drain: Duration::ZERO,
+        timeout: Duration::from_secs(5),
+    }
+}
+
+async fn start_bird(bird_image: &str, settings: ShutdownSettings) -> TestServer {
+    let mut config = Config::for_tests(Url::parse(bird_image).unwrap());
+    config.bird_image_timeout_ms = Duration::from_millis(400);
+    config.bird_image_cache_ttl_secs = 0;
+    TestServer::start("bird", settings, |lifecycle| bird::app(&config, lifecycle)).await
+}
+
+fn image_answer() -> Value {
+    json!({
+        "url": "https://images.unsplash.com/photo-9?w=2000&q=100",
+        "credit": {
+            "name": "Ada Lens",
+            "profile_url": "https://unsplash.com/@adalens",
+            "photo_url": "https://unsplash.com/photos/abc"
+        }
+    })
+}
+
+async fn get_bird(url: &str) -> Value {
+    let response = reqwest::get(url).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn answers_a_catalogue_bird_with_its_photo_and_credit() {
+    let bird_image = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/image"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(image_answer()))
+        .mount(&bird_image)
+        .await;
+    let app = start_bird(&bird_image.uri(), quick_shutdown()).await;
+
+    let bird = get_bird(&app.url("/")).await;
+    let species = BIRDS
+        .iter()
+        .find(|s| s.name == bird["name"])
+        .expect("a bird of the catalogue");
+    assert_eq!(bird["description"], species.description);
+    assert_eq!(bird["image"], image_answer()["url"]);
+    assert_eq!(bird["credit"], image_answer()["credit"]);
+
+    let asked = &bird_image.received_requests().await.unwrap()[0];
+    let asked_name = asked
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "birdName")
+        .unwrap()
+        .1;
+    assert_eq!(asked_name, species.name);
+}
+
+/// Each way bird-image can fail gives the bird in disguise, with a reason in plain words.
+#[tokio::test]
+async fn a_failing_bird_image_gives_the_bird_in_disguise() {
+    let cases = [
+        (
+            "slow",
+            ResponseTemplate::new(200)
+                .set_body_json(image_answer())
+                .set_delay(Duration::from_secs(5)),
+            "bird-image did not answer in time",
+        ),
+        (
+            "5xx",
+            ResponseTemplate::new(500),
+            "bird-image answered with status 500",
+        ),
+        (
+            "garbage",
+            ResponseTemplate::new(200).set_body_string("<html>oops</html>"),
+            "bird-image sent an answer that could not be understood",
+        ),
+        (
+            "a bare string",
+            ResponseTemplate::new(200).set_body_json(json!(DEFAULT_IMAGE)),
+            "bird-image sent an answer that could not be understood",
+        ),
+        (
+            "not a URL",
+            ResponseTemplate::new(200).set_body_json(json!({"url": "not a url", "credit": null})),
+            "bird-image sent an answer that could not be understood",
+        ),
+        (
+            "not a web URL",
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"url": "ftp://files.example/bird.png", "credit": null})),
+            "bird-image sent an image address that is not a web URL",
+        ),
+    ];
+    for (case, template, reason) in cases {
+        let bird_image = MockServer::start().await;
+        Mock::given(path("/v1/image"))
+            .respond_with(template)
+            .mount(&bird_image)
+            .await;
+        let app = start_bird(&bird_image.uri(), quick_shutdown()).await;
+
+        let started = Instant::now();
+        let bird = get_bird(&app.url("/")).await;
+        assert!(
+            started.elapsed() < BOUND,
+            "{case} took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            bird,
+            json!({
+                "name": "Bird in disguise",
+                "description": format!("This bird is in disguise because: {reason}"),
+                "image": DEFAULT_IMAGE,
+                "credit": null
+            }),
+            "{case}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bird_image_down_gives_the_bird_in_disguise() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let app = start_bird(&url, quick_shutdown()).await;
+    let started = Instant::now();
+    let bird = get_bird(&app.url("/")).await;
+    assert!(started.elapsed() < BOUND);
+    assert_eq!(bird["name"], "Bird in disguise");
+    assert_eq!(
+        bird["description"],
+        "This bird is in disguise because: bird-image could not be reached"
+    );
+}
+
+/// The id a client sends reaches bird-image and Unsplash, and comes back to the client.
+#[tokio::test]
+async fn the_request_id_travels_the_whole_path_and_comes_back() {
+    let unsplash = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/search/photos"))
+        .and(header("x-request-id", "trip-77"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "results": [{
+                "urls": { "full": "https://images.unsplash.com/p?w=200", "regular": "" },
+                "links": { "html": "https://unsplash.com/photos/p" },
+                "user": { "name": "Ada", "links": { "html": "https://unsplash.com/@ada" } }
+            }]
+        })))
+        .expect(1)
+        .mount(&unsplash)
+        .await;
+    let image_config =
+        bird_image::Config::for_tests(Url::parse(&unsplash.uri()).unwrap(), Some("k-123"));
+    let bird_image = TestServer::start("bird-image", quick_shutdown(), |lifecycle| {
+        bird_image::app(&image_config, lifecycle)
+    })
+    .await;
+    let app = start_bird(&bird_image.url(""), quick_shutdown()).await;
+
+    let response = reqwest::Client::new()
+        .get(app.url("/"))
+        .header("x-request-id", "trip-77")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "trip-77");
+    let bird: Value = response.json().await.unwrap();
+    assert_eq!(bird["image"], "https://images.unsplash.com/p?w=2000&q=100");
+    assert_eq!(bird["credit"]["name"], "Ada");
+
+    // Without an incoming id, one is made up and still echoed.
+    let response = reqwest::get(app.url("/health")).await.unwrap();
+    assert_eq!(response.headers()["x-request-id"].len(), 36);
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_get_json_errors() {
+    let app = start_bird("http://127.0.0.1:9", quick_shutdown()).await;
+    let client = reqwest::Client::new();
+    let response = client.get(app.url("/birds")).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "not_found"
+    );
+    let response = client.delete(app.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "method_not_allowed"
+    );
+    let response = client
+        .post(app.url("/health"))
+        .body(vec![b'x'; 64 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+}
+
+/// SIGTERM semantics: /ready turns 503 at once, a request already in flight completes, new
+/// requests are still served during the drain, and the server then stops cleanly.
+#[tokio::test]
+async fn graceful_shutdown_finishes_in_flight_requests() {
+    let bird_image = MockServer::start().await;
+    Mock::given(path("/v1/image"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(image_answer())
+                .set_delay(Duration::from_millis(300)),
+        )
+        .mount(&bird_image)
+        .await;
+    let mut app = start_bird(
+        &bird_image.uri(),
+        ShutdownSettings {
+            drain: Duration::from_millis(600),
+            timeout: Duration::from_secs(5),
+        },
+    )
+    .await;
+    let client = reqwest::Client::new();
+    assert_eq!(
+        client.get(app.url("/ready")).send().await.unwrap().status(),
+        200
+    );
+
+    let in_flight = tokio::spawn(client.get(app.url("/")).send());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    app.begin_shutdown();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let ready = client.get(app.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_eq!(ready.headers()["connection"], "close");
+    assert_eq!(
+        client
+            .get(app.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let response = in_flight.await.unwrap().unwrap();
+    assert_eq!(response.status(), 200);
+    let bird: Value = response.json().await.unwrap();
+    assert_eq!(bird["image"], image_answer()["url"]);
+
+    let addr = app.addr;
+    app.stop().await.expect("a clean stop");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "the listener is closed"
+    );
+}
