@@ -13,6 +13,10 @@ use url::Url;
 
 use crate::metrics::{Registry, UpstreamMetrics};
 
+/// Idle pooled connections are dropped before the server side's idle limit
+/// ([`crate::server::HEADER_READ_TIMEOUT`]), so a request never races a closing connection.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+
 #[derive(Clone, Debug)]
 pub struct UpstreamSettings {
     /// Name used in metrics, logs and error messages, e.g. `bird-image`.
@@ -86,7 +90,7 @@ impl UpstreamClient {
             .user_agent(concat!("bird-stack/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .pool_max_idle_per_host(128)
             .tcp_nodelay(true)
             // Upstreams are named by configuration; never follow them elsewhere.

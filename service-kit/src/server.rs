@@ -5,14 +5,16 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::serve::ListenerExt;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 
 use crate::config::{Command, ServerArgs};
 use crate::lifecycle::Lifecycle;
@@ -35,7 +37,14 @@ pub async fn bind(service: &str, addr: SocketAddr) -> io::Result<TcpListener> {
     })
 }
 
-/// Serves `app` until `signal` resolves, then runs the shutdown sequence.
+/// Longest request head (request line and headers) accepted: hyper answers `431` past it,
+/// before anything reaches the app.
+pub const MAX_REQUEST_HEAD_BYTES: usize = 16 * 1024;
+/// A client gets this long to send a complete request head (slow-header attacks), and an
+/// idle keep-alive connection is closed after it. The upstream client's pool lets go sooner.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves `app` over HTTP/1.1 until `signal` resolves, then runs the shutdown sequence.
 pub async fn serve(
     service: &'static str,
     listener: TcpListener,
@@ -44,37 +53,59 @@ pub async fn serve(
     settings: ShutdownSettings,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let closed = Arc::new(Notify::new());
-    let drain = {
-        let closed = closed.clone();
-        async move {
-            signal.await;
-            lifecycle.begin_drain();
-            tracing::info!(
-                service,
-                drain_secs = settings.drain.as_secs_f64(),
-                "shutdown: draining"
-            );
-            tokio::time::sleep(settings.drain).await;
-            tracing::info!(
-                service,
-                "shutdown: listener closed, finishing in-flight requests"
-            );
-            closed.notify_one();
+    let drained = async {
+        signal.await;
+        lifecycle.begin_drain();
+        tracing::info!(
+            service,
+            drain_secs = settings.drain.as_secs_f64(),
+            "shutdown: draining"
+        );
+        tokio::time::sleep(settings.drain).await;
+    };
+    let mut drained = pin!(drained);
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_REQUEST_HEAD_BYTES);
+    let connections = GracefulShutdown::new();
+
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    // Small JSON answers: send them now rather than waiting for more bytes.
+                    let _ = stream.set_nodelay(true);
+                    let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+                    let connection = connections.watch(connection);
+                    tokio::spawn(async move {
+                        if let Err(err) = connection.await {
+                            tracing::debug!(service, error = %err, "connection ended with an error");
+                        }
+                    });
+                }
+                Err(err) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(service, error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            () = &mut drained => break,
         }
-    };
-    let listener = listener.tap_io(|tcp| {
-        // Small JSON answers: send them now rather than waiting for more bytes.
-        let _ = tcp.set_nodelay(true);
-    });
-    let server = axum::serve(listener, app).with_graceful_shutdown(drain);
-    let deadline = async {
-        closed.notified().await;
-        tokio::time::sleep(settings.timeout).await;
-    };
-    tokio::select! {
-        result = server => result?,
-        () = deadline => tracing::warn!(service, "shutdown: in-flight requests still running at the deadline"),
+    }
+    drop(listener);
+    tracing::info!(
+        service,
+        "shutdown: listener closed, finishing in-flight requests"
+    );
+    if tokio::time::timeout(settings.timeout, connections.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            service,
+            "shutdown: in-flight requests still running at the deadline"
+        );
     }
     tracing::info!(service, "shutdown: done");
     Ok(())
