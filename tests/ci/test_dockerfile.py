@@ -191,3 +191,13 @@ def test_dockerignore_keeps_build_output_and_secrets_out():
     needed += [f"{member}/src/main.rs" for member in workspace]
     for path in needed:
         assert not dockerignore_excludes(path, patterns), f"{path} is needed by the build"
+
+
+def test_make_targets_build_each_image_from_its_target():
+    proc = run(["make", "--dry-run", "images"], cwd=REPO)
+    assert proc.returncode == 0, report(proc)
+    commands = proc.stdout.replace("\\\n", " ").splitlines()
+    for image in SERVICES:
+        [command] = [c for c in commands if f"--target {image} " in c]
+        assert command.startswith("docker buildx build --file docker/Dockerfile ")
+        assert re.search(rf"--tag \S+/{image}:\S+", command), command
