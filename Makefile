@@ -51,3 +51,9 @@ image-frontend: IMAGE := bird-frontend
 image-bird image-bird-image image-frontend:
 	docker buildx build --file docker/Dockerfile --target $(IMAGE) \
 		--tag $(IMAGE_NAMESPACE)/$(IMAGE):$(IMAGE_TAG) --load .
+
+# Benchmark (bench/README.md): needs wrk (Debian: apt-get install -y wrk). Figures, no assertions.
+.PHONY: bench
+
+bench: ## Benchmark the release stack under load; BENCH_ARGS="--quick" for a smoke run
+	$(PYTHON) bench/run.py $(BENCH_ARGS)
