@@ -2,7 +2,21 @@
 # page_cache_ttl_seconds, /api/* never cached, standard logs to the access-logs bucket.
 
 locals {
-  primary_origin_id = "frontend-nlb-${var.aws_region}"
+  primary_origin_id   = "frontend-nlb-${var.aws_region}"
+  secondary_origin_id = "frontend-nlb-secondary"
+  failover_group_id   = "frontend-failover"
+  origin_failover     = var.secondary_origin_domain_name != ""
+
+  # With a second region, behaviours target the origin group instead of the primary NLB.
+  behaviour_target = local.origin_failover ? local.failover_group_id : local.primary_origin_id
+
+  # A dead primary costs connection_attempts x connection_timeout before CloudFront asks the
+  # secondary; with a failover target, fail fast (2 x 5 s instead of 3 x 10 s).
+  origin_connection_attempts = local.origin_failover ? 2 : 3
+  origin_connection_timeout  = local.origin_failover ? 5 : 10
+
+  # Answers of the primary that send a request to the secondary instead.
+  failover_status_codes = [500, 502, 503, 504]
 
   # AWS managed cache policy "Managed-CachingDisabled" (the same ID in every account).
   caching_disabled_policy_id = "4135ea2d-6df8-44a3-9df4-4b5a84be39ad"
@@ -84,11 +98,14 @@ resource "aws_cloudfront_distribution" "main" {
   is_ipv6_enabled = true
   http_version    = "http2and3"
   price_class     = var.cloudfront_price_class
+  aliases         = local.custom_domain ? [var.domain_name] : []
 
   # The NLB listens on TCP 80 only, so CloudFront talks HTTP to it (README: adding TLS).
   origin {
-    origin_id   = local.primary_origin_id
-    domain_name = aws_lb.frontend.dns_name
+    origin_id           = local.primary_origin_id
+    domain_name         = aws_lb.frontend.dns_name
+    connection_attempts = local.origin_connection_attempts
+    connection_timeout  = local.origin_connection_timeout
 
     custom_origin_config {
       http_port              = 80
@@ -99,8 +116,43 @@ resource "aws_cloudfront_distribution" "main" {
     }
   }
 
+  # The second region's NLB, a copy of this stack applied there (README: second region).
+  dynamic "origin" {
+    for_each = local.origin_failover ? [var.secondary_origin_domain_name] : []
+    content {
+      origin_id   = local.secondary_origin_id
+      domain_name = origin.value
+
+      custom_origin_config {
+        http_port              = 80
+        https_port             = 443
+        origin_protocol_policy = "http-only"
+        origin_ssl_protocols   = ["TLSv1.2"]
+        origin_read_timeout    = 30
+      }
+    }
+  }
+
+  # Connection errors and timeouts fail over too, without being listed.
+  dynamic "origin_group" {
+    for_each = local.origin_failover ? [local.failover_group_id] : []
+    content {
+      origin_id = origin_group.value
+
+      failover_criteria {
+        status_codes = local.failover_status_codes
+      }
+      member {
+        origin_id = local.primary_origin_id
+      }
+      member {
+        origin_id = local.secondary_origin_id
+      }
+    }
+  }
+
   default_cache_behavior {
-    target_origin_id           = local.primary_origin_id
+    target_origin_id           = local.behaviour_target
     viewer_protocol_policy     = "redirect-to-https"
     allowed_methods            = ["GET", "HEAD", "OPTIONS"]
     cached_methods             = ["GET", "HEAD"]
@@ -111,7 +163,7 @@ resource "aws_cloudfront_distribution" "main" {
 
   ordered_cache_behavior {
     path_pattern               = "/api/*"
-    target_origin_id           = local.primary_origin_id
+    target_origin_id           = local.behaviour_target
     viewer_protocol_policy     = "redirect-to-https"
     allowed_methods            = ["GET", "HEAD", "OPTIONS"]
     cached_methods             = ["GET", "HEAD"]
@@ -133,8 +185,12 @@ resource "aws_cloudfront_distribution" "main" {
     }
   }
 
+  # Without a domain, *.cloudfront.net and its certificate (whose minimum protocol is fixed).
   viewer_certificate {
-    cloudfront_default_certificate = true
+    cloudfront_default_certificate = !local.custom_domain
+    acm_certificate_arn            = local.custom_domain ? aws_acm_certificate_validation.site[0].certificate_arn : null
+    ssl_support_method             = local.custom_domain ? "sni-only" : null
+    minimum_protocol_version       = local.custom_domain ? "TLSv1.2_2021" : "TLSv1"
   }
 
   depends_on = [aws_s3_bucket_ownership_controls.access_logs]
@@ -142,8 +198,8 @@ resource "aws_cloudfront_distribution" "main" {
   #checkov:skip=CKV_AWS_68:AWS WAF costs at least 5 USD a month plus rules; the app serves public, read-only data. Attach a web ACL via web_acl_id when needed.
   #checkov:skip=CKV2_AWS_47:Same as CKV_AWS_68: no WAF by default, and no Java anywhere in the stack.
   #checkov:skip=CKV_AWS_305:The origin is an application that serves / itself; a default root object is for S3 origins.
-  #checkov:skip=CKV_AWS_174:The default *.cloudfront.net certificate fixes the minimum protocol; a custom domain and certificate raise it to TLSv1.2_2021.
-  #checkov:skip=CKV2_AWS_42:A custom certificate needs a domain, which is optional.
+  #checkov:skip=CKV_AWS_174:The default *.cloudfront.net certificate fixes the minimum protocol; with domain_name set it is TLSv1.2_2021.
+  #checkov:skip=CKV2_AWS_42:A custom certificate needs a domain, which is optional (domain_name).
   #checkov:skip=CKV2_AWS_46:The origin is the NLB (a custom origin); origin access control applies to S3 origins.
-  #checkov:skip=CKV_AWS_310:There is one origin by default; a second region adds a failover origin group.
+  #checkov:skip=CKV_AWS_310:There is one origin by default; secondary_origin_domain_name adds the failover origin group.
 }

@@ -95,3 +95,46 @@ resource "aws_eks_node_group" "on_demand" {
     aws_eks_addon.vpc_cni, # nodes become Ready only once the CNI runs
   ]
 }
+
+# Optional spot capacity beside the on-demand group: the same launch template, several instance
+# types of one size. EKS spreads the group over the cheapest, least-interrupted spot pools and
+# replaces a node on a rebalance recommendation (Capacity Rebalancing) before it is reclaimed.
+# Both groups carry the autoscaler's discovery tags, so it grows and shrinks either.
+resource "aws_eks_node_group" "spot" {
+  count = var.spot_enabled ? 1 : 0
+
+  cluster_name           = aws_eks_cluster.main.name
+  node_group_name_prefix = "${var.cluster_name}-spot-"
+  node_role_arn          = aws_iam_role.node.arn
+  subnet_ids             = aws_subnet.private[*].id
+  version                = aws_eks_cluster.main.version
+
+  ami_type       = "AL2023_x86_64_STANDARD"
+  capacity_type  = "SPOT"
+  instance_types = var.spot_instance_types
+
+  launch_template {
+    id      = aws_launch_template.node.id
+    version = aws_launch_template.node.latest_version
+  }
+
+  scaling_config {
+    desired_size = var.spot_desired_size
+    min_size     = var.spot_min_size
+    max_size     = var.spot_max_size
+  }
+
+  update_config {
+    max_unavailable_percentage = var.node_max_unavailable_percentage
+  }
+
+  lifecycle {
+    create_before_destroy = true
+    ignore_changes        = [scaling_config[0].desired_size]
+  }
+
+  depends_on = [
+    aws_iam_role_policy_attachment.node,
+    aws_eks_addon.vpc_cni,
+  ]
+}

@@ -25,7 +25,7 @@ output "cloudfront_domain_name" {
 
 output "app_url" {
   description = "Public URL of the Bird frontend."
-  value       = "https://${aws_cloudfront_distribution.main.domain_name}"
+  value       = "https://${local.custom_domain ? var.domain_name : aws_cloudfront_distribution.main.domain_name}"
 }
 
 output "nlb_dns_name" {
@@ -51,6 +51,11 @@ output "dashboard_url" {
 output "access_logs_bucket" {
   description = "S3 bucket of the CloudFront access logs (prefix cloudfront/)."
   value       = aws_s3_bucket.access_logs.bucket
+}
+
+output "github_deploy_role_arn" {
+  description = "Role the deploy workflow assumes (null without github_repository)."
+  value       = local.github_deploy ? aws_iam_role.github_deploy[0].arn : null
 }
 
 output "cluster_autoscaler_role_arn" {

@@ -7,3 +7,23 @@ provider "aws" {
     tags = local.tags
   }
 }
+
+# CloudFront accepts certificates from us-east-1 only, wherever the stack runs.
+provider "aws" {
+  alias  = "us_east_1"
+  region = "us-east-1"
+
+  default_tags {
+    tags = local.tags
+  }
+}
+
+# AWS Chatbot is global, but its API is served from a few regions only.
+provider "aws" {
+  alias  = "chatbot"
+  region = var.chatbot_region
+
+  default_tags {
+    tags = local.tags
+  }
+}

@@ -365,3 +365,138 @@ variable "cluster_autoscaler_image_tag" {
     error_message = "cluster_autoscaler_image_tag must be empty or a release tag such as v1.35.0."
   }
 }
+
+# --- Extras: each one a switch, off by default ------------------------------------------
+
+variable "spot_enabled" {
+  description = "Add a spot node group beside the on-demand one (same launch template, several instance types of one size)."
+  type        = bool
+  default     = false
+}
+
+variable "spot_instance_types" {
+  description = "Instance types of the spot node group: the same size (2 vCPU, 4 GiB) so any of them fits the same pods; more types, fewer interruptions."
+  type        = list(string)
+  default     = ["t3.medium", "t3a.medium", "t2.medium"]
+
+  validation {
+    condition     = length(var.spot_instance_types) >= 2 && alltrue([for t in var.spot_instance_types : can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", t))])
+    error_message = "spot_instance_types must list at least two EC2 instance types, so that one exhausted spot pool does not empty the group."
+  }
+}
+
+variable "spot_min_size" {
+  description = "Minimum number of spot nodes."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.spot_min_size >= 0
+    error_message = "spot_min_size must not be negative."
+  }
+}
+
+variable "spot_desired_size" {
+  description = "Initial number of spot nodes; the cluster autoscaler owns it afterwards."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.spot_desired_size >= var.spot_min_size && var.spot_desired_size <= var.spot_max_size
+    error_message = "spot_desired_size must lie between spot_min_size and spot_max_size."
+  }
+}
+
+variable "spot_max_size" {
+  description = "Maximum number of spot nodes."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.spot_max_size >= 1 && var.spot_max_size >= var.spot_min_size && var.spot_max_size <= 100
+    error_message = "spot_max_size must be between max(1, spot_min_size) and 100."
+  }
+}
+
+variable "domain_name" {
+  description = "Custom domain of the site (for example birds.example.com). Empty: the CloudFront default domain and certificate."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.domain_name == "" || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.domain_name))
+    error_message = "domain_name must be empty or a lower-case DNS name such as birds.example.com."
+  }
+}
+
+variable "route53_zone_id" {
+  description = "ID of the public Route 53 hosted zone that holds domain_name (for certificate validation and the alias records)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = (var.domain_name == "") == (var.route53_zone_id == "") && (var.route53_zone_id == "" || can(regex("^Z[A-Z0-9]{1,31}$", var.route53_zone_id)))
+    error_message = "route53_zone_id must be a hosted zone ID such as Z0123456789ABC, set exactly when domain_name is."
+  }
+}
+
+variable "slack_team_id" {
+  description = "Slack workspace ID authorised once in the AWS Chatbot console (T...). With slack_channel_id, alarms also go to Slack."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.slack_team_id == "" || can(regex("^T[A-Z0-9]{6,}$", var.slack_team_id))
+    error_message = "slack_team_id must be empty or a Slack workspace ID such as T07EA123LEP."
+  }
+}
+
+variable "slack_channel_id" {
+  description = "Slack channel ID (C...) that receives the alarms."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = (var.slack_channel_id == "") == (var.slack_team_id == "") && (var.slack_channel_id == "" || can(regex("^[A-Z0-9]{9,}$", var.slack_channel_id)))
+    error_message = "slack_channel_id must be a Slack channel ID such as C07EZ1ABC23, set exactly when slack_team_id is."
+  }
+}
+
+variable "chatbot_region" {
+  description = "Region whose endpoint serves the (global) AWS Chatbot API; us-east-1 has none."
+  type        = string
+  default     = "us-east-2"
+
+  validation {
+    condition     = contains(["us-east-2", "us-west-2", "eu-west-1", "ap-southeast-1"], var.chatbot_region)
+    error_message = "chatbot_region must be a region with an AWS Chatbot API endpoint: us-east-2, us-west-2, eu-west-1 or ap-southeast-1."
+  }
+}
+
+variable "github_repository" {
+  description = "GitHub repository (owner/name) whose main branch and v* tags may deploy to this cluster through OIDC. Empty: no deploy role."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.github_repository == "" || can(regex("^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$", var.github_repository))
+    error_message = "github_repository must be empty or owner/name."
+  }
+}
+
+variable "create_github_oidc_provider" {
+  description = "Create the account's GitHub Actions OIDC provider. An account has one per URL: set false where it exists already (a second region of the same account)."
+  type        = bool
+  default     = true
+}
+
+variable "secondary_origin_domain_name" {
+  description = "DNS name of the frontend NLB of a second region's stack (its nlb_dns_name output). CloudFront then fails over to it on 5xx and connection errors. Empty: one origin."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.secondary_origin_domain_name == "" || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.secondary_origin_domain_name))
+    error_message = "secondary_origin_domain_name must be empty or a DNS name (the secondary stack's nlb_dns_name output)."
+  }
+}

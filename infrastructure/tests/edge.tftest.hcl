@@ -5,6 +5,19 @@ mock_provider "aws" {
   source          = "./tests/mocks"
 }
 
+# The aliased configurations (ACM in us-east-1, the Chatbot API region) are mocked the same way.
+mock_provider "aws" {
+  alias           = "us_east_1"
+  override_during = plan
+  source          = "./tests/mocks"
+}
+
+mock_provider "aws" {
+  alias           = "chatbot"
+  override_during = plan
+  source          = "./tests/mocks"
+}
+
 override_resource {
   target          = aws_security_group.nlb
   override_during = plan
@@ -28,7 +41,7 @@ variables {
   cluster_endpoint_public_access_cidrs = ["203.0.113.10/32"]
 }
 
-run "nlb_sends_to_the_frontend_node_port" {
+run "nlb_cloudfront_and_logs_bucket_follow_the_spec" {
   command = plan
 
   assert {
@@ -76,10 +89,6 @@ run "nlb_sends_to_the_frontend_node_port" {
     condition     = !aws_lb.frontend.enable_deletion_protection
     error_message = "Dev load balancers must be destroyable."
   }
-}
-
-run "cloudfront_caches_pages_but_not_the_api" {
-  command = plan
 
   assert {
     condition     = aws_cloudfront_cache_policy.pages.default_ttl == 300 && aws_cloudfront_cache_policy.pages.max_ttl == 300 && aws_cloudfront_cache_policy.pages.min_ttl == 0
@@ -136,10 +145,6 @@ run "cloudfront_caches_pages_but_not_the_api" {
     condition     = output.app_url == "https://d111111abcdef8.cloudfront.net"
     error_message = "app_url must be the distribution's HTTPS URL."
   }
-}
-
-run "access_logs_bucket_is_private_and_ages_out" {
-  command = plan
 
   assert {
     condition     = aws_s3_bucket.access_logs.bucket == "bird-api-dev-logs-123456789012-us-east-1" && aws_s3_bucket.access_logs.force_destroy

@@ -5,12 +5,25 @@ mock_provider "aws" {
   source          = "./tests/mocks"
 }
 
+# The aliased configurations (ACM in us-east-1, the Chatbot API region) are mocked the same way.
+mock_provider "aws" {
+  alias           = "us_east_1"
+  override_during = plan
+  source          = "./tests/mocks"
+}
+
+mock_provider "aws" {
+  alias           = "chatbot"
+  override_during = plan
+  source          = "./tests/mocks"
+}
+
 variables {
   alert_email                          = "ops@example.com"
   cluster_endpoint_public_access_cidrs = ["203.0.113.10/32"]
 }
 
-run "control_plane_is_hardened_and_logged" {
+run "control_plane_nodes_add_ons_and_roles_follow_the_spec" {
   command = plan
 
   assert {
@@ -53,10 +66,6 @@ run "control_plane_is_hardened_and_logged" {
     condition     = aws_iam_openid_connect_provider.eks.url == "https://oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF" && aws_iam_openid_connect_provider.eks.client_id_list == toset(["sts.amazonaws.com"])
     error_message = "The OIDC provider must trust the cluster's issuer for STS."
   }
-}
-
-run "node_group_follows_the_spec" {
-  command = plan
 
   assert {
     condition     = aws_eks_node_group.on_demand.instance_types == tolist(["t2.medium"]) && aws_eks_node_group.on_demand.capacity_type == "ON_DEMAND"
@@ -98,10 +107,6 @@ run "node_group_follows_the_spec" {
     condition     = toset([for a in aws_iam_role_policy_attachment.node : split("/", a.policy_arn)[1]]) == toset(["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly"])
     error_message = "The node role must hold the worker and registry policies only (CNI rights are on the CNI's IRSA role)."
   }
-}
-
-run "add_ons_and_their_roles" {
-  command = plan
 
   assert {
     condition = toset([
@@ -135,10 +140,6 @@ run "add_ons_and_their_roles" {
     condition     = length(aws_iam_role.irsa["vpc-cni"].name) <= 64 && aws_iam_role.irsa["cluster-autoscaler"].name == "bird-api-cluster-us-east-1-cluster-autoscaler"
     error_message = "IRSA role names must carry cluster and region and fit IAM's 64 characters."
   }
-}
-
-run "cluster_autoscaler_is_scoped_to_this_cluster" {
-  command = plan
 
   assert {
     condition = jsondecode(aws_iam_role_policy.cluster_autoscaler.policy).Statement[0].Condition.StringEquals == {

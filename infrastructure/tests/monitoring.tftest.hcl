@@ -6,12 +6,25 @@ mock_provider "aws" {
   source          = "./tests/mocks"
 }
 
+# The aliased configurations (ACM in us-east-1, the Chatbot API region) are mocked the same way.
+mock_provider "aws" {
+  alias           = "us_east_1"
+  override_during = plan
+  source          = "./tests/mocks"
+}
+
+mock_provider "aws" {
+  alias           = "chatbot"
+  override_during = plan
+  source          = "./tests/mocks"
+}
+
 variables {
   alert_email                          = "ops@example.com"
   cluster_endpoint_public_access_cidrs = ["203.0.113.10/32"]
 }
 
-run "alarms_watch_container_insights_per_service" {
+run "alarms_dashboard_logs_and_queries_follow_the_spec" {
   command = plan
 
   assert {
@@ -75,10 +88,6 @@ run "alarms_watch_container_insights_per_service" {
     ])
     error_message = "CloudWatch alarms must be able to publish to the encrypted topic."
   }
-}
-
-run "dashboard_shows_cluster_pods_and_requests" {
-  command = plan
 
   assert {
     condition     = aws_cloudwatch_dashboard.overview.dashboard_name == "bird-api-overview"
@@ -99,10 +108,6 @@ run "dashboard_shows_cluster_pods_and_requests" {
     ])) == toset(["bird", "bird-image", "frontend"])
     error_message = "Request metrics must be charted for the three services by their log `service` value."
   }
-}
-
-run "logs_and_queries_use_the_contract_fields" {
-  command = plan
 
   assert {
     condition = alltrue([for g in aws_cloudwatch_log_group.container_insights : g.retention_in_days == 7 && g.kms_key_id == aws_kms_key.observability.arn]) && (

@@ -5,6 +5,19 @@ mock_provider "aws" {
   source          = "./tests/mocks"
 }
 
+# The aliased configurations (ACM in us-east-1, the Chatbot API region) are mocked the same way.
+mock_provider "aws" {
+  alias           = "us_east_1"
+  override_during = plan
+  source          = "./tests/mocks"
+}
+
+mock_provider "aws" {
+  alias           = "chatbot"
+  override_during = plan
+  source          = "./tests/mocks"
+}
+
 # Distinct IDs for the resources whose wiring the assertions follow (mocks leave `id` unknown).
 override_resource {
   target          = aws_subnet.public[0]
@@ -91,21 +104,14 @@ run "single_nat_gateway_serves_both_zones" {
   }
 }
 
-run "vpc_cidr_must_be_a_cidr" {
+run "vpc_cidr_and_two_zones_are_validated" {
   command = plan
   variables {
-    vpc_cidr = "10.0.0.0"
-  }
-  expect_failures = [var.vpc_cidr]
-}
-
-run "two_zones_at_least" {
-  command = plan
-  variables {
+    vpc_cidr             = "10.0.0.0"
     public_subnet_cidrs  = ["10.0.1.0/24"]
     private_subnet_cidrs = ["10.0.101.0/24"]
   }
-  expect_failures = [var.public_subnet_cidrs]
+  expect_failures = [var.vpc_cidr, var.public_subnet_cidrs]
 }
 
 run "one_private_subnet_per_public_subnet" {

@@ -5,6 +5,19 @@ mock_provider "aws" {
   source          = "./tests/mocks"
 }
 
+# The aliased configurations (ACM in us-east-1, the Chatbot API region) are mocked the same way.
+mock_provider "aws" {
+  alias           = "us_east_1"
+  override_during = plan
+  source          = "./tests/mocks"
+}
+
+mock_provider "aws" {
+  alias           = "chatbot"
+  override_during = plan
+  source          = "./tests/mocks"
+}
+
 variables {
   alert_email                          = "ops@example.com"
   cluster_endpoint_public_access_cidrs = ["203.0.113.10/32"]

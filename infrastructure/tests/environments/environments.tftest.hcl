@@ -1,9 +1,23 @@
 # Run once per environment file, as the harness does:
 #   terraform test -test-directory=tests/environments -var-file=dev.tfvars
 #   terraform test -test-directory=tests/environments -var-file=prod.tfvars
-# and checks what each file must give (SPEC: dev 2-3 nodes and 7-day logs, prod 3-10 and 30).
+# and checks what each file must give (SPEC: dev 2-3 nodes and 7-day logs, prod 3-10 and 30;
+# the extras issue: dev mixes on-demand and spot, prod stays on demand).
 
 mock_provider "aws" {
+  override_during = plan
+  source          = "./tests/mocks"
+}
+
+# The aliased configurations (ACM in us-east-1, the Chatbot API region) are mocked the same way.
+mock_provider "aws" {
+  alias           = "us_east_1"
+  override_during = plan
+  source          = "./tests/mocks"
+}
+
+mock_provider "aws" {
+  alias           = "chatbot"
   override_during = plan
   source          = "./tests/mocks"
 }
@@ -22,10 +36,14 @@ run "environment_file_gives_the_spec_sizes" {
   }
   assert {
     condition = (
-      aws_eks_node_group.on_demand.scaling_config[0].min_size == { dev = 2, prod = 3 }[var.environment] &&
-      aws_eks_node_group.on_demand.scaling_config[0].max_size == { dev = 3, prod = 10 }[var.environment]
+      aws_eks_node_group.on_demand.scaling_config[0].min_size + sum(concat([0], [for g in aws_eks_node_group.spot : g.scaling_config[0].min_size])) == { dev = 2, prod = 3 }[var.environment] &&
+      aws_eks_node_group.on_demand.scaling_config[0].max_size + sum(concat([0], [for g in aws_eks_node_group.spot : g.scaling_config[0].max_size])) == { dev = 3, prod = 10 }[var.environment]
     )
-    error_message = "Nodes: dev 2 to 3, prod 3 to 10."
+    error_message = "Nodes in all groups: dev 2 to 3, prod 3 to 10."
+  }
+  assert {
+    condition     = length(aws_eks_node_group.spot) == { dev = 1, prod = 0 }[var.environment] && aws_eks_node_group.on_demand.scaling_config[0].min_size >= 1
+    error_message = "Dev mixes one on-demand node with spot nodes; prod stays on demand."
   }
   assert {
     condition = alltrue([

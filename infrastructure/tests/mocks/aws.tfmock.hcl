@@ -95,3 +95,39 @@ mock_resource "aws_sns_topic" {
     arn = "arn:aws:sns:us-east-1:123456789012:bird-api-cluster-alerts"
   }
 }
+
+mock_resource "aws_acm_certificate" {
+  defaults = {
+    arn = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+    domain_validation_options = [{
+      domain_name           = "birds.example.com"
+      resource_record_name  = "_3c4f9a1e2b7d.birds.example.com."
+      resource_record_type  = "CNAME"
+      resource_record_value = "_8d2e6b1c4a9f.mhbtsbpdnt.acm-validations.aws."
+    }]
+  }
+}
+
+mock_resource "aws_acm_certificate_validation" {
+  defaults = {
+    certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+  }
+}
+
+mock_resource "aws_route53_record" {
+  defaults = {
+    fqdn = "_3c4f9a1e2b7d.birds.example.com"
+  }
+}
+
+mock_resource "aws_chatbot_slack_channel_configuration" {
+  defaults = {
+    chat_configuration_arn = "arn:aws:chatbot::123456789012:chat-configuration/slack-channel/bird-api-cluster-us-east-1-alerts"
+  }
+}
+
+mock_resource "aws_lb_target_group" {
+  defaults = {
+    arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/bird-api-frontend-30080/0123456789abcdef"
+  }
+}
