@@ -1,6 +1,8 @@
 //! Photos by bird name, cached. Unsplash allows a demo key 50 calls an hour, so each name is
 //! looked up at most once per TTL: concurrent misses for one name share a single call, and when
 //! Unsplash fails the last good photo for that name is served (and retried a minute later).
+//! The cache holds a bounded number of names and calls are drawn from an hourly budget, so a
+//! flood of made-up names can neither grow memory nor spend the quota of the real birds.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,7 +13,8 @@ use prometheus_client::metrics::counter::Counter;
 use service_kit::RequestId;
 use service_kit::metrics::Registry;
 
-use crate::unsplash::{Photo, Unsplash};
+use crate::budget::{CallBudget, Spend};
+use crate::unsplash::{LookupError, Photo, Unsplash};
 
 /// How soon a name whose lookup failed is tried again.
 const RETRY_AFTER: Duration = Duration::from_secs(60);
@@ -43,11 +46,24 @@ impl Expiry<String, Entry> for EntryExpiry {
 struct CacheMetrics {
     hits: Counter,
     misses: Counter,
+    over_budget: Counter,
+}
+
+/// Bounds of the cache and of the calls it makes.
+#[derive(Clone, Copy, Debug)]
+pub struct CacheLimits {
+    /// How long a photo found on Unsplash is reused.
+    pub ttl: Duration,
+    /// Bird names held at most.
+    pub max_entries: u64,
+    /// Unsplash calls allowed per hour, in bursts of up to that many.
+    pub calls_per_hour: u32,
 }
 
 #[derive(Clone)]
 pub struct ImageCache {
     unsplash: Option<Unsplash>,
+    budget: Arc<CallBudget>,
     default_photo: Arc<Photo>,
     entries: Cache<String, Entry>,
     last_good: Cache<String, Arc<Photo>>,
@@ -58,13 +74,13 @@ impl ImageCache {
     pub fn new(
         unsplash: Option<Unsplash>,
         default_photo: Photo,
-        ttl: Duration,
-        max_entries: u64,
+        limits: CacheLimits,
         registry: &mut Registry,
     ) -> Self {
         let metrics = CacheMetrics {
             hits: Counter::default(),
             misses: Counter::default(),
+            over_budget: Counter::default(),
         };
         registry.register(
             "image_cache_hits",
@@ -76,8 +92,19 @@ impl ImageCache {
             "Photo lookups that needed Unsplash",
             metrics.misses.clone(),
         );
+        registry.register(
+            "unsplash_calls_over_budget",
+            "Unsplash lookups not made because the hourly call budget was spent",
+            metrics.over_budget.clone(),
+        );
+        let CacheLimits {
+            ttl,
+            max_entries,
+            calls_per_hour,
+        } = limits;
         Self {
             unsplash,
+            budget: Arc::new(CallBudget::per_hour(calls_per_hour)),
             default_photo: Arc::new(default_photo),
             entries: Cache::builder()
                 .max_capacity(max_entries)
@@ -121,7 +148,21 @@ impl ImageCache {
         key: String,
         request_id: &RequestId,
     ) -> Entry {
-        match unsplash.search(bird, request_id).await {
+        let found = match self.budget.try_spend() {
+            Spend::Granted => unsplash.search(bird, request_id).await,
+            Spend::Refused { warn } => {
+                self.metrics.over_budget.inc();
+                if warn {
+                    tracing::warn!(
+                        service = crate::SERVICE,
+                        upstream = "unsplash",
+                        "the hourly Unsplash call budget is spent: answering cached or default images"
+                    );
+                }
+                Err(LookupError::OverBudget)
+            }
+        };
+        match found {
             Ok(photo) => {
                 let photo = Arc::new(photo);
                 self.last_good.insert(key, photo.clone()).await;
@@ -129,15 +170,18 @@ impl ImageCache {
             }
             Err(err) => {
                 let last_good = self.last_good.get(&key).await;
-                tracing::warn!(
-                    service = crate::SERVICE,
-                    upstream = "unsplash",
-                    bird,
-                    reason = %err,
-                    serving = if last_good.is_some() { "last good photo" } else { "default image" },
-                    request_id = request_id.as_str(),
-                    "no photo from Unsplash"
-                );
+                // Over budget is logged once a minute by the budget, not once per name.
+                if err != LookupError::OverBudget {
+                    tracing::warn!(
+                        service = crate::SERVICE,
+                        upstream = "unsplash",
+                        bird,
+                        reason = %err,
+                        serving = if last_good.is_some() { "last good photo" } else { "default image" },
+                        request_id = request_id.as_str(),
+                        "no photo from Unsplash"
+                    );
+                }
                 Entry {
                     photo: last_good.unwrap_or_else(|| self.default_photo()),
                     fresh: false,

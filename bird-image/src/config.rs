@@ -43,6 +43,11 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub cache_max_entries: u64,
 
+    /// Unsplash calls allowed per hour (a demo key gets 50, a production key 5000).
+    #[arg(long, env = "UNSPLASH_MAX_CALLS_PER_HOUR", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub unsplash_max_calls_per_hour: u32,
+
     /// Image answered when no photo can be had.
     #[arg(long, env = "DEFAULT_IMAGE_URL", default_value = DEFAULT_IMAGE_URL, value_parser = http_url)]
     pub default_image_url: Url,

@@ -1,5 +1,6 @@
 //! bird-image: answers the URL of a photo of a bird, found on Unsplash and cached.
 
+pub mod budget;
 pub mod cache;
 pub mod config;
 pub mod routes;
@@ -12,7 +13,7 @@ use service_kit::{AppParts, Lifecycle};
 
 pub use config::Config;
 
-use cache::ImageCache;
+use cache::{CacheLimits, ImageCache};
 use unsplash::{Photo, Unsplash};
 
 pub const SERVICE: &str = "bird-image";
@@ -50,8 +51,11 @@ pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
     let cache = ImageCache::new(
         unsplash,
         default_photo,
-        config.cache_ttl(),
-        config.cache_max_entries,
+        CacheLimits {
+            ttl: config.cache_ttl(),
+            max_entries: config.cache_max_entries,
+            calls_per_hour: config.unsplash_max_calls_per_hour,
+        },
         &mut registry,
     );
     Ok(service_kit::finish(

@@ -35,6 +35,8 @@ pub enum LookupError {
     NoResults,
     #[error("Unsplash sent a photo address that is not an https URL")]
     NotHttps,
+    #[error("the hourly Unsplash call budget is spent")]
+    OverBudget,
 }
 
 #[derive(Clone, Debug)]
