@@ -36,6 +36,7 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), String> {
     let bird_image: bird_image::Config = config(bird_image::SERVICE)?;
     let bird: bird::Config = config(bird::SERVICE)?;
+    let frontend: frontend::Config = config(frontend::SERVICE)?;
     telemetry::init("bird-stack", bird.server.log_format);
 
     let mut services = JoinSet::new();
@@ -63,8 +64,21 @@ async fn run() -> Result<(), String> {
     )
     .await?;
 
+    let frontend_lifecycle = Lifecycle::new();
+    let app = frontend::app(&frontend, frontend_lifecycle.clone())?;
+    spawn(
+        &mut services,
+        frontend::SERVICE,
+        &frontend.server,
+        frontend::config::DEFAULT_PORT,
+        app,
+        frontend_lifecycle,
+    )
+    .await?;
+
     println!(
-        "bird-stack: bird http://localhost:{}  bird-image http://localhost:{}  (Ctrl-C to stop)",
+        "bird-stack: Bird Explorer http://localhost:{}  bird http://localhost:{}  bird-image http://localhost:{}  (Ctrl-C to stop)",
+        frontend::config::DEFAULT_PORT,
         bird::config::DEFAULT_PORT,
         bird_image::config::DEFAULT_PORT,
     );

@@ -1,0 +1,89 @@
+//! The call to bird's `GET /`, and the checks its answer must pass before it reaches a page.
+
+use reqwest::header::HeaderMap;
+use serde::{Deserialize, Serialize};
+use service_kit::RequestId;
+use service_kit::http_client::{UpstreamClient, UpstreamError};
+use url::Url;
+
+/// A bird as bird answers it. Every URL is an absolute http(s) URL once [`BirdApi::random`]
+/// returns it, so it is safe in `src` and `href`; text is still untrusted and must be escaped.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Bird {
+    pub name: String,
+    pub description: String,
+    pub image: Url,
+    pub credit: Option<Credit>,
+}
+
+/// The photographer of an Unsplash photo; `None` for the default image.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Credit {
+    pub name: String,
+    pub profile_url: Url,
+    pub photo_url: Url,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BirdError {
+    Upstream(UpstreamError),
+    /// bird guarantees web URLs; anything else (`javascript:`, `data:`) is refused, not shown.
+    NotWebUrl,
+}
+
+impl std::fmt::Display for BirdError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Upstream(err) => err.fmt(f),
+            Self::NotWebUrl => f.write_str("bird sent an address that is not a web URL"),
+        }
+    }
+}
+
+pub fn is_web_url(url: &Url) -> bool {
+    matches!(url.scheme(), "http" | "https") && url.host().is_some()
+}
+
+#[derive(Clone)]
+pub struct BirdApi {
+    client: UpstreamClient,
+    endpoint: Url,
+}
+
+impl BirdApi {
+    pub fn new(client: UpstreamClient, endpoint: Url) -> Self {
+        Self { client, endpoint }
+    }
+
+    /// A random bird, passing the request id on so one id follows the request to Unsplash.
+    pub async fn random(&self, request_id: &RequestId) -> Result<Bird, BirdError> {
+        let mut headers = HeaderMap::with_capacity(1);
+        headers.insert(service_kit::request_id::HEADER, request_id.0.clone());
+        let result = self
+            .client
+            .get_json::<Bird>(self.endpoint.clone(), headers)
+            .await
+            .map_err(BirdError::Upstream)
+            .and_then(|bird| {
+                let credit_ok = bird
+                    .credit
+                    .as_ref()
+                    .is_none_or(|c| is_web_url(&c.profile_url) && is_web_url(&c.photo_url));
+                if is_web_url(&bird.image) && credit_ok {
+                    Ok(bird)
+                } else {
+                    Err(BirdError::NotWebUrl)
+                }
+            });
+        if let Err(reason) = &result {
+            tracing::warn!(
+                service = crate::SERVICE,
+                upstream = "bird",
+                %reason,
+                request_id = request_id.as_str(),
+                "no bird to show"
+            );
+        }
+        result
+    }
+}

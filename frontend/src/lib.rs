@@ -1,0 +1,50 @@
+//! frontend: Bird Explorer, the page that shows one bird full screen. The first bird is rendered
+//! on the server; a small script fetches the next ones from `/api/bird`.
+
+pub mod assets;
+pub mod bird_api;
+pub mod config;
+pub mod page;
+pub mod routes;
+pub mod security;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware;
+use service_kit::http_client::{UpstreamClient, UpstreamSettings};
+use service_kit::metrics::Registry;
+use service_kit::{AppParts, Lifecycle};
+
+pub use config::Config;
+
+use assets::Assets;
+use bird_api::BirdApi;
+use routes::AppState;
+
+pub const SERVICE: &str = "frontend";
+
+/// The complete application: pages, API, assets, probes, metrics and middleware.
+pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
+    let mut registry = Registry::default();
+    let client = UpstreamClient::new(
+        UpstreamSettings::new("bird", config.bird_api_timeout_ms),
+        &mut registry,
+    )
+    .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
+    let state = AppState {
+        birds: BirdApi::new(client, config.bird_api_url.clone()),
+        assets: Arc::new(Assets::embedded()),
+        utm_source: Arc::from(config.unsplash_app_name.as_str()),
+    };
+    let app = service_kit::finish(
+        routes::router(state),
+        AppParts {
+            service: SERVICE,
+            registry,
+            lifecycle,
+        },
+    );
+    // Outermost, so probes, metrics and the kit's own error answers carry the headers too.
+    Ok(app.layer(middleware::from_fn(security::headers)))
+}
