@@ -82,3 +82,16 @@ def test_every_validation_is_exercised_by_a_test():
             name = block.split('"', 1)[0]
             if "validation {" in block:
                 assert name in expected, f"the validation of {name} is never tested"
+
+
+def test_variable_files_only_set_declared_variables():
+    """A misspelt name in a .tfvars file is only a warning for Terraform; here it fails."""
+    declared = set(re.findall(r'^variable "(\w+)"', (INFRA / "variables.tf").read_text(), re.M))
+    files = sorted(INFRA.glob("*.tfvars")) + [INFRA / "terraform.tfvars.example"]
+    assert len(files) >= 4
+    for path in files:
+        # Commented-out examples count too: they are meant to be uncommented.
+        names = re.findall(r"^#?\s*(\w+)\s+=", path.read_text(), re.M)
+        assert names, path
+        unknown = set(names) - declared
+        assert not unknown, f"{path.name} sets undeclared variables {unknown}"
