@@ -95,3 +95,12 @@ def test_variable_files_only_set_declared_variables():
         assert names, path
         unknown = set(names) - declared
         assert not unknown, f"{path.name} sets undeclared variables {unknown}"
+
+
+def test_every_provider_configuration_tags_everything():
+    """`terraform test` cannot see provider blocks, so their default_tags are checked here."""
+    for path, tags in [(INFRA / "providers.tf", "tags = local.tags"), (INFRA / "bootstrap" / "versions.tf", 'ManagedBy   = "Terraform"')]:
+        blocks = re.split(r'^provider "aws" \{', path.read_text(), flags=re.M)[1:]
+        assert blocks, path
+        for block in blocks:
+            assert "default_tags {" in block and tags in block, f"a provider in {path.name} lacks the default tags"
