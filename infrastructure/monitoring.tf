@@ -174,7 +174,7 @@ locals {
 }
 
 resource "aws_cloudwatch_dashboard" "overview" {
-  dashboard_name = "${var.project_name}-overview"
+  dashboard_name = coalesce(var.dashboard_name, "${var.project_name}-overview")
 
   dashboard_body = jsonencode({
     widgets = [

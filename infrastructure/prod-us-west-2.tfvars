@@ -6,3 +6,6 @@ aws_region = "us-west-2"
 
 # The account's GitHub OIDC provider already exists (created by the primary region's stack).
 create_github_oidc_provider = false
+
+# Dashboards are global to the account; the primary keeps bird-api-overview.
+dashboard_name = "bird-api-overview-us-west-2"

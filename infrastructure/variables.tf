@@ -19,8 +19,8 @@ variable "project_name" {
   default     = "bird-api"
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,20}[a-z0-9]$", var.project_name))
-    error_message = "project_name must be 3 to 22 lower-case letters, digits or hyphens, starting with a letter (it prefixes load balancer and bucket names)."
+    condition     = can(regex("^[a-z][a-z0-9-]{1,15}[a-z0-9]$", var.project_name))
+    error_message = "project_name must be 3 to 17 lower-case letters, digits or hyphens, starting with a letter (it prefixes load balancer and target group names, which AWS caps at 32 characters)."
   }
 }
 
@@ -248,6 +248,17 @@ variable "log_retention_days" {
   validation {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
     error_message = "log_retention_days must be a value CloudWatch Logs accepts, such as 7, 14, 30 or 90."
+  }
+}
+
+variable "dashboard_name" {
+  description = "Name of the CloudWatch dashboard. Empty means <project_name>-overview (bird-api-overview). Dashboards are global to the account: give a second region's stack its own."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.dashboard_name == "" || can(regex("^[A-Za-z0-9_-]{1,255}$", var.dashboard_name))
+    error_message = "dashboard_name must be empty or up to 255 letters, digits, hyphens or underscores."
   }
 }
 

@@ -272,6 +272,7 @@ run "a_second_region_gets_its_own_names" {
     aws_region                  = "us-west-2"
     create_github_oidc_provider = false
     github_repository           = "birdstack/bird-stack"
+    dashboard_name              = "bird-api-overview-us-west-2"
   }
 
   override_data {
@@ -288,7 +289,8 @@ run "a_second_region_gets_its_own_names" {
       aws_iam_role.irsa["cluster-autoscaler"].name == "bird-api-cluster-us-west-2-cluster-autoscaler" &&
       aws_iam_role.github_deploy[0].name == "bird-api-cluster-us-west-2-github-deploy" &&
       aws_cloudfront_cache_policy.pages.name == "bird-api-cluster-us-west-2-pages" &&
-      aws_s3_bucket.access_logs.bucket == "bird-api-dev-logs-123456789012-us-west-2"
+      aws_s3_bucket.access_logs.bucket == "bird-api-dev-logs-123456789012-us-west-2" &&
+      aws_cloudwatch_dashboard.overview.dashboard_name == "bird-api-overview-us-west-2"
     )
     error_message = "Account-wide names must carry the region, so both regions fit in one account."
   }

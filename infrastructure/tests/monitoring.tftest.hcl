@@ -175,6 +175,7 @@ run "observability_variables_are_validated" {
     alert_email          = "not-an-address"
     log_retention_days   = 10
     log_metric_namespace = "AWS/Bird"
+    dashboard_name       = "bird api overview"
     pod_cpu_alarm        = { threshold_percent = 120, period_seconds = 300, evaluation_periods = 2 }
     pod_memory_alarm     = { threshold_percent = 85, period_seconds = 90, evaluation_periods = 2 }
     node_not_ready_alarm = { period_seconds = 60, evaluation_periods = 0 }
@@ -186,6 +187,7 @@ run "observability_variables_are_validated" {
     var.alert_email,
     var.log_retention_days,
     var.log_metric_namespace,
+    var.dashboard_name,
     var.pod_cpu_alarm,
     var.pod_memory_alarm,
     var.node_not_ready_alarm,

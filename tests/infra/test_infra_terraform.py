@@ -41,9 +41,13 @@ def test_terraform_tests_of_the_root_configuration(terraform):
     assert failed == 0 and passed == runs, out
 
 
-@pytest.mark.parametrize("environment", ["dev", "prod"])
-def test_environment_files_give_the_spec_sizes(terraform, environment):
-    out = terraform.ok(".", "test", "-no-color", "-test-directory=tests/environments", f"-var-file={environment}.tfvars")
+@pytest.mark.parametrize(
+    "var_files",
+    [["dev.tfvars"], ["prod.tfvars"], ["prod.tfvars", "prod-us-west-2.tfvars"]],
+    ids=["dev", "prod", "prod-second-region"],
+)
+def test_environment_files_give_the_spec_sizes(terraform, var_files):
+    out = terraform.ok(".", "test", "-no-color", "-test-directory=tests/environments", *[f"-var-file={f}" for f in var_files])
     passed, failed = summary(out)
     assert failed == 0 and passed >= 1, out
 
