@@ -217,3 +217,126 @@ async fn misbehave(fault: Fault, mut stream: tokio::net::TcpStream) {
         }
     }
 }
+
+/// What [`sigterm_under_load`] saw.
+#[derive(Debug)]
+pub struct ShutdownReport {
+    /// Requests answered with a 2xx status.
+    pub answered: usize,
+    /// Requests that failed after the server had taken them (the thing that must not happen).
+    pub failed: Vec<String>,
+    /// Of the answered requests, those that were still running when the listener closed.
+    pub finished_after_close: usize,
+    pub exit_code: Option<i32>,
+    /// From SIGTERM to the process exiting.
+    pub exit_after: std::time::Duration,
+}
+
+/// Starts `binary` on a free loopback port with `env`, drives `path` from 16 keep-alive clients,
+/// sends SIGTERM, and reports how every request ended. The clients behave like a load balancer
+/// with fast probes: they stop starting requests half-way through the drain, after `/ready`
+/// turned 503, so every request they make was accepted by the server.
+pub async fn sigterm_under_load(binary: &str, env: &[(&str, &str)], path: &str) -> ShutdownReport {
+    use std::process::Stdio;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    const DRAIN: Duration = Duration::from_secs(1);
+    let port = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut child = tokio::process::Command::new(binary)
+        .env_clear()
+        .envs(env.iter().copied())
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("SHUTDOWN_DRAIN_SECS", DRAIN.as_secs().to_string())
+        .env("SHUTDOWN_TIMEOUT_SECS", "5")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the service binary");
+    let base = format!("http://127.0.0.1:{port}");
+    let probe = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        let ready = probe.get(format!("{base}/ready")).send().await;
+        if ready.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{binary} never became ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let stop_sending = Arc::new(AtomicBool::new(false));
+    let listener_closed_at: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let clients: Vec<_> = (0..16)
+        .map(|client| {
+            let stop_sending = stop_sending.clone();
+            let listener_closed_at = listener_closed_at.clone();
+            let url = format!("{base}{path}");
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let (mut answered, mut failed, mut after_close) = (0, Vec::new(), 0);
+                let mut n = 0;
+                while !stop_sending.load(Ordering::Acquire) {
+                    n += 1;
+                    let url = url.replace("{n}", &format!("{client}-{n}"));
+                    match http.get(&url).send().await {
+                        Ok(response) if response.status().is_success() => {
+                            let closed = *listener_closed_at.lock().unwrap_or_else(|p| p.into_inner());
+                            if closed.is_some() {
+                                after_close += 1;
+                            }
+                            answered += 1;
+                        }
+                        Ok(response) => failed.push(format!("status {}", response.status())),
+                        Err(err) => failed.push(format!("{err:?}")),
+                    }
+                }
+                (answered, failed, after_close)
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pid = child.id().expect("the service is running").to_string();
+    let sigterm_at = Instant::now();
+    let killed = tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await;
+    assert!(killed.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+
+    // The load balancer notices /ready and stops sending half-way through the drain.
+    loop {
+        let ready = probe.get(format!("{base}/ready")).send().await;
+        if ready.is_ok_and(|r| r.status() == 503) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(DRAIN / 2).await;
+    stop_sending.store(true, Ordering::Release);
+    tokio::time::sleep(sigterm_at + DRAIN - Instant::now()).await;
+    *listener_closed_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("the service exits within the grace period")
+        .expect("wait for the service");
+    let exit_after = sigterm_at.elapsed();
+    let mut report = ShutdownReport {
+        answered: 0,
+        failed: Vec::new(),
+        finished_after_close: 0,
+        exit_code: status.code(),
+        exit_after,
+    };
+    for client in clients {
+        let (answered, failed, after_close) = client.await.expect("client task");
+        report.answered += answered;
+        report.failed.extend(failed);
+        report.finished_after_close += after_close;
+    }
+    report
+}
