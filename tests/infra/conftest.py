@@ -90,6 +90,11 @@ def terraform(tmp_path_factory) -> Terraform:
         cli_config = scratch / "terraform.rc"
         cli_config.write_text(CLI_CONFIG)
         env["TF_CLI_CONFIG_FILE"] = str(cli_config)
+    else:
+        # From the public registry: download the (large) AWS provider once for both configurations.
+        plugin_cache = scratch / "plugin-cache"
+        plugin_cache.mkdir()
+        env["TF_PLUGIN_CACHE_DIR"] = str(plugin_cache)
 
     tf = Terraform(root, env)
     for chdir in (".", "bootstrap"):
