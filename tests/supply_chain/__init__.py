@@ -1,0 +1,1 @@
+"""Dependency policy checks (a package so its module names cannot clash with other suites)."""
