@@ -14,7 +14,9 @@ async fn sigterm_under_load_loses_no_request() {
     Mock::given(path("/search/photos"))
         .respond_with(
             ResponseTemplate::new(200)
-                .set_body_json(json!({"results": [{"urls": {"full": "https://images.unsplash.com/p"}}]}))
+                .set_body_json(
+                    json!({"results": [{"urls": {"full": "https://images.unsplash.com/p"}}]}),
+                )
                 .set_delay(Duration::from_millis(800)),
         )
         .mount(&unsplash)
@@ -31,9 +33,16 @@ async fn sigterm_under_load_loses_no_request() {
     )
     .await;
     println!("{report:?}");
-    assert!(report.failed.is_empty(), "failed requests: {:?}", report.failed);
+    assert!(
+        report.failed.is_empty(),
+        "failed requests: {:?}",
+        report.failed
+    );
     assert!(report.answered >= 16, "{report:?}");
-    assert!(report.finished_after_close > 0, "no request was in flight at the close: {report:?}");
+    assert!(
+        report.finished_after_close > 0,
+        "no request was in flight at the close: {report:?}"
+    );
     assert_eq!(report.exit_code, Some(0));
     assert!(report.exit_after < Duration::from_secs(7), "{report:?}");
 }

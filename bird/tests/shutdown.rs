@@ -14,21 +14,33 @@ async fn sigterm_under_load_loses_no_request() {
     Mock::given(path("/v1/image"))
         .respond_with(
             ResponseTemplate::new(200)
-                .set_body_json(json!({"url": "https://images.unsplash.com/p?w=2000&q=100", "credit": null}))
+                .set_body_json(
+                    json!({"url": "https://images.unsplash.com/p?w=2000&q=100", "credit": null}),
+                )
                 .set_delay(Duration::from_millis(800)),
         )
         .mount(&bird_image)
         .await;
     let report = sigterm_under_load(
         env!("CARGO_BIN_EXE_bird"),
-        &[("BIRD_IMAGE_URL", &bird_image.uri()), ("BIRD_IMAGE_CACHE_TTL_SECS", "0")],
+        &[
+            ("BIRD_IMAGE_URL", &bird_image.uri()),
+            ("BIRD_IMAGE_CACHE_TTL_SECS", "0"),
+        ],
         "/",
     )
     .await;
     println!("{report:?}");
-    assert!(report.failed.is_empty(), "failed requests: {:?}", report.failed);
+    assert!(
+        report.failed.is_empty(),
+        "failed requests: {:?}",
+        report.failed
+    );
     assert!(report.answered >= 16, "{report:?}");
-    assert!(report.finished_after_close > 0, "no request was in flight at the close: {report:?}");
+    assert!(
+        report.finished_after_close > 0,
+        "no request was in flight at the close: {report:?}"
+    );
     assert_eq!(report.exit_code, Some(0));
     assert!(report.exit_after < Duration::from_secs(7), "{report:?}");
 }

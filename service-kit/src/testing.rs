@@ -266,7 +266,10 @@ pub async fn sigterm_under_load(binary: &str, env: &[(&str, &str)], path: &str) 
         if ready.is_ok_and(|r| r.status() == 200) {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "{binary} never became ready");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{binary} never became ready"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
@@ -286,7 +289,8 @@ pub async fn sigterm_under_load(binary: &str, env: &[(&str, &str)], path: &str) 
                     let url = url.replace("{n}", &format!("{client}-{n}"));
                     match http.get(&url).send().await {
                         Ok(response) if response.status().is_success() => {
-                            let closed = *listener_closed_at.lock().unwrap_or_else(|p| p.into_inner());
+                            let closed =
+                                *listener_closed_at.lock().unwrap_or_else(|p| p.into_inner());
                             if closed.is_some() {
                                 after_close += 1;
                             }
@@ -304,7 +308,10 @@ pub async fn sigterm_under_load(binary: &str, env: &[(&str, &str)], path: &str) 
     tokio::time::sleep(Duration::from_millis(500)).await;
     let pid = child.id().expect("the service is running").to_string();
     let sigterm_at = Instant::now();
-    let killed = tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await;
+    let killed = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await;
     assert!(killed.is_ok_and(|s| s.success()), "kill -TERM {pid}");
 
     // The load balancer notices /ready and stops sending half-way through the drain.
