@@ -17,10 +17,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bird::catalogue::BIRDS;
+use fantoccini::wd::Capabilities;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use service_kit::server::ShutdownSettings;
 use service_kit::testing::TestServer;
 use tokio::net::{TcpListener, TcpStream};
@@ -299,14 +300,12 @@ async fn open_browser(driver: &ChromeDriver) -> Client {
     if Path::new("/usr/bin/chromium").is_file() {
         options["binary"] = json!("/usr/bin/chromium");
     }
-    let capabilities = json!({
+    let capabilities: Capabilities = serde_json::from_value(json!({
         "browserName": "chrome",
         "acceptInsecureCerts": true,
         "goog:chromeOptions": options,
-    });
-    let Value::Object(capabilities) = capabilities else {
-        unreachable!()
-    };
+    }))
+    .expect("capabilities are a JSON object");
     ClientBuilder::new(HttpConnector::new())
         .capabilities(capabilities)
         .connect(&driver.url)
@@ -505,12 +504,19 @@ async fn exercise(client: Client, mut stack: Stack, photos: SocketAddr) {
 
     let mut saw_photo = !first.broken;
     let mut saw_placeholder = first.broken;
-    let mut changed = false;
+    let mut changed_by_click = false;
+    let mut changed_by_keyboard = false;
     let mut shot_photo = false;
     let mut shot_placeholder = false;
     let mut current = first;
-    for _ in 0..40 {
-        if saw_photo && saw_placeholder && changed && shot_photo && shot_placeholder {
+    for attempt in 0..40 {
+        if saw_photo
+            && saw_placeholder
+            && changed_by_click
+            && changed_by_keyboard
+            && shot_photo
+            && shot_placeholder
+        {
             break;
         }
         if !current.broken && !shot_photo {
@@ -526,13 +532,22 @@ async fn exercise(client: Client, mut stack: Stack, photos: SocketAddr) {
         }
 
         let before = (current.name.clone(), current.src.clone());
-        client
-            .find(Locator::Id("next"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        let next = client.find(Locator::Id("next")).await.unwrap();
+        if attempt % 2 == 0 {
+            next.click().await.unwrap();
+        } else {
+            // From the keyboard: Enter on the focused control, which shows its focus ring.
+            next.send_keys("\u{E007}").await.unwrap();
+            let focus = client
+                .execute(
+                    "const next = document.getElementById('next'); \
+                     return [document.activeElement === next, getComputedStyle(next).outlineStyle];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!(focus, json!([true, "solid"]), "keyboard focus is visible");
+        }
         // The same species may come again (12 birds, at random): then nothing changes.
         let (after, moved) = wait_for(&client, Duration::from_millis(1500), |s| {
             !s.loading && (s.name != before.0 || s.src != before.1)
@@ -541,13 +556,21 @@ async fn exercise(client: Client, mut stack: Stack, photos: SocketAddr) {
         assert!(after.same_document, "'Next bird' must not reload the page");
         assert!(after.bird_visible && !after.error_visible, "{after:?}");
         if moved {
-            changed = true;
+            changed_by_click |= attempt % 2 == 0;
+            changed_by_keyboard |= attempt % 2 == 1;
             current = check_bird(&client, after, photos).await;
             saw_photo |= !current.broken;
             saw_placeholder |= current.broken;
         }
     }
-    assert!(changed, "'Next bird' never changed the bird");
+    assert!(
+        changed_by_click,
+        "a click on 'Next bird' never changed the bird"
+    );
+    assert!(
+        changed_by_keyboard,
+        "Enter on 'Next bird' never changed the bird"
+    );
     assert!(saw_photo, "no photo ever loaded");
     assert!(
         saw_placeholder,
