@@ -335,6 +335,7 @@ struct Shown {
     bird_visible: bool,
     next_label: String,
     loading: bool,
+    status: String,
     same_document: bool,
     stage_position: String,
 }
@@ -363,6 +364,7 @@ return {
   birdVisible: visible($('bird')),
   nextLabel: $('next').textContent,
   loading: $('card').classList.contains('is-loading'),
+  status: $('status').textContent,
   sameDocument: window.__sameDocument === true,
   stagePosition: getComputedStyle($('stage')).position,
 };
@@ -590,7 +592,7 @@ async fn exercise(client: Client, mut stack: Stack, photos: SocketAddr) {
             .click()
             .await
             .unwrap();
-        let (shown, ok) = wait_for(&client, Duration::from_secs(8), |s| {
+        let (shown, ok) = wait_for(&client, Duration::from_secs(2), |s| {
             !s.loading && s.error_visible
         })
         .await;
@@ -606,6 +608,31 @@ async fn exercise(client: Client, mut stack: Stack, photos: SocketAddr) {
     );
     assert!(failed.same_document);
     screenshot(&client, PHONE, "browser-error-phone.png").await;
+
+    // "Try again" on a slow network: the loading state shows until the answer (an error
+    // again, bird being gone) arrives.
+    client
+        .execute(
+            "const slow = window.fetch; \
+             window.fetch = (...args) => new Promise((r) => setTimeout(r, 1000)).then(() => slow(...args));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("next"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let (loading, ok) = wait_for(&client, Duration::from_secs(1), |s| s.loading).await;
+    assert!(ok && loading.status == "Finding a bird…", "{loading:?}");
+    let (settled, ok) = wait_for(&client, Duration::from_secs(3), |s| {
+        !s.loading && s.error_visible
+    })
+    .await;
+    assert!(ok && settled.status.is_empty(), "{settled:?}");
 
     assert!(
         started.elapsed() < Duration::from_secs(60),
