@@ -414,6 +414,11 @@ async fn set_viewport(client: &Client, size: (u32, u32)) {
 /// Saves a screenshot of the viewport at `size`, checking the browser really rendered it so.
 async fn screenshot(client: &Client, size: (u32, u32), name: &str) {
     set_viewport(client, size).await;
+    // The page at rest: no focus ring left over from the keyboard checks.
+    client
+        .execute("document.activeElement.blur();", vec![])
+        .await
+        .unwrap();
     // Let layout and the resized photo settle before the capture.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let png = client.screenshot().await.expect("a screenshot");
