@@ -31,7 +31,7 @@ from .helpers import DOCKER_DIR, REPO, SERVICES, answers_200, free_port, http_ge
 NONROOT = "65532"
 BINARIES = [spec["bin"] for spec in SERVICES.values()]
 DEFAULT_IMAGE_URL = "https://www.pokemonmillennium.net/wp-content/uploads/2015/11/missingno.png"
-# What gcr.io/distroless/cc-debian12 holds: glibc's libraries, the loader and libgcc_s.
+# What gcr.io/distroless/cc-debian12 provides that a Rust binary may link: glibc, its loader, libgcc_s.
 RUNTIME_LIBRARIES = {
     "linux-vdso.so.1",
     "libc.so.6",
