@@ -35,6 +35,8 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const PHONE: (u32, u32) = (375, 812);
 const DESKTOP: (u32, u32) = (1440, 900);
+/// The smallest phone the page is made for.
+const SMALL_PHONE: (u32, u32) = (320, 568);
 /// Photos of birds at odd places in the catalogue are missing from the photo server.
 const MISSING: &str = "missing-";
 
@@ -492,6 +494,32 @@ async fn check_bird(client: &Client, shown: Shown, photos: SocketAddr) -> Shown 
     settled
 }
 
+/// Nothing sticks out sideways, and the card with its button is wholly on screen.
+async fn fits_the_viewport(client: &Client) {
+    let layout = client
+        .execute(
+            "const card = document.getElementById('card').getBoundingClientRect(); \
+             const next = document.getElementById('next').getBoundingClientRect(); \
+             return { \
+               overflow: document.documentElement.scrollWidth > window.innerWidth, \
+               card: card.left >= 0 && card.right <= window.innerWidth && card.top >= 0 \
+                     && card.bottom <= window.innerHeight, \
+               next: next.right <= card.right && next.bottom <= card.bottom };",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        layout,
+        json!({"overflow": false, "card": true, "next": true}),
+        "layout at {:?}",
+        client
+            .execute("return [window.innerWidth, window.innerHeight];", vec![])
+            .await
+            .unwrap()
+    );
+}
+
 async fn exercise(client: Client, mut stack: Stack, photos: SocketAddr) {
     let started = Instant::now();
     set_viewport(&client, DESKTOP).await;
@@ -529,6 +557,8 @@ async fn exercise(client: Client, mut stack: Stack, photos: SocketAddr) {
         if !current.broken && !shot_photo {
             screenshot(&client, DESKTOP, "browser-desktop.png").await;
             screenshot(&client, PHONE, "browser-phone.png").await;
+            screenshot(&client, SMALL_PHONE, "browser-small-phone.png").await;
+            fits_the_viewport(&client).await;
             set_viewport(&client, DESKTOP).await;
             shot_photo = true;
         }
