@@ -258,9 +258,9 @@ class Service:
     ready_ms: float = math.nan
     idle_rss_kib: int = 0
 
-    def start(self) -> None:
+    def start(self, bin_dir: Path) -> None:
         """Execs the release binary and waits for its first `/ready` 200, timing it."""
-        binary = RELEASE_DIR / self.name
+        binary = bin_dir / self.name
         started = time.perf_counter()
         self.process = subprocess.Popen([str(binary)], env=self.env, stdout=self.log, stderr=self.log)
         deadline = started + 10.0
@@ -411,6 +411,11 @@ def health_share(data: dict, row: dict) -> float:
     return row["rps"] / health["rps"] if health and health["rps"] else math.nan
 
 
+def cpu_per_request_us(row: dict) -> float:
+    """CPU time the whole stack spent per request served: steadier than req/s on a busy machine."""
+    return sum(row["cpu_percent"].values()) / 100.0 / row["rps"] * 1e6 if row["rps"] else math.nan
+
+
 def targets(data: dict) -> list[tuple[str, str, bool]]:
     """(target, figure, met) for each target of the issue that this run measured."""
     rows = data["rows"]
@@ -448,14 +453,16 @@ def render(data: dict) -> str:
         f"{meta['load_at_start']} · wrk {meta['connections']} connections, {meta['threads']} threads, "
         f"{meta['duration']:g} s per run, median of {meta['repeat']}",
         "",
-        "| server | endpoint | req/s | p50 | p99 | errors | of /health | CPU (bird-image, bird, frontend) |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        f"| server | endpoint | req/s | p50 | p99 | errors | of /health | CPU ({', '.join(data['services'])}) "
+        "| stack CPU per request |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|",
     ]
     for row in data["rows"].values():
         cpu = ", ".join(f"{row['cpu_percent'][name]:.0f}%" for name in data["services"])
         lines.append(
             f"| {row['server']} | `{row['path']}` | {row['rps']:,.0f} | {ms(row['p50_ms'])} | "
-            f"{ms(row['p99_ms'])} | {row['errors']} | {health_share(data, row):.0%} | {cpu} |"
+            f"{ms(row['p99_ms'])} | {row['errors']} | {health_share(data, row):.0%} | {cpu} | "
+            f"{cpu_per_request_us(row):.0f} µs |"
         )
     lines += [
         "",
@@ -495,14 +502,15 @@ def comparison(previous: dict, current: dict) -> list[str]:
         old = previous["rows"].get(key)
         if old:
             lines.append(
-                f"  {key:36} req/s {old['rps']:>9,.0f} -> {row['rps']:>9,.0f} ({change(old['rps'], row['rps'])})"
+                f"  {key:38} req/s {old['rps']:>9,.0f} -> {row['rps']:>9,.0f} ({change(old['rps'], row['rps'])})"
                 f"   p99 {ms(old['p99_ms'])} -> {ms(row['p99_ms'])}"
+                f"   CPU/req {cpu_per_request_us(old):.0f} -> {cpu_per_request_us(row):.0f} µs"
             )
     for name, proc in current["services"].items():
         old = previous["services"].get(name)
         if old:
             lines.append(
-                f"  {name:36} peak RSS {mib(old['peak_rss_kib'])} -> {mib(proc['peak_rss_kib'])}"
+                f"  {name:38} peak RSS {mib(old['peak_rss_kib'])} -> {mib(proc['peak_rss_kib'])}"
                 f"   ready {ms(old['ready_ms'])} -> {ms(proc['ready_ms'])}"
             )
     return lines
@@ -543,6 +551,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 2 s per endpoint, 1 s warm-up, no pauses")
     parser.add_argument("--no-build", action="store_true", help="use the release binaries as they are")
+    parser.add_argument("--bin-dir", type=Path, default=RELEASE_DIR,
+                        help="take the binaries from this directory, unbuilt (to compare two builds)")
     parser.add_argument("--without-frontend", action="store_true",
                         help="benchmark bird-image and bird only")
     parser.add_argument("--save-baseline", action="store_true",
@@ -562,14 +572,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> dict:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (Debian: apt-get install -y wrk)")
-    if not args.no_build:
+    if not args.no_build and args.bin_dir == RELEASE_DIR:
         print("building release binaries ...", flush=True)
         subprocess.run(["cargo", "build", "--release", "--locked", "--bins"], cwd=ROOT, check=True)
     names = ["bird-image", "bird"] + ([] if args.without_frontend else ["frontend"])
     for name in names:
-        if not (RELEASE_DIR / name).is_file():
+        if not (args.bin_dir / name).is_file():
             hint = " (or pass --without-frontend)" if name == "frontend" else ""
-            raise RuntimeError(f"no release binary {RELEASE_DIR / name}{hint}")
+            raise RuntimeError(f"no release binary {args.bin_dir / name}{hint}")
 
     load_at_start = os.getloadavg()[0]
     if load_at_start > 1.0:
@@ -591,7 +601,7 @@ def run(args: argparse.Namespace) -> dict:
             for name in names:
                 log = open(Path(logs) / f"{name}.log", "wb")  # noqa: SIM115 (closed with the directory)
                 services[name] = Service(name, ports[name], environments[name], log)
-                services[name].start()
+                services[name].start(args.bin_dir)
                 print(f"{name}: ready {services[name].ready_ms:.1f} ms after exec", flush=True)
 
             # Cold caches on purpose: the first burst is where concurrent misses must collapse.
