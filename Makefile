@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PYTHON ?= python3
 
-.PHONY: help run test test-rust test-deploy lint fmt
+.PHONY: help run test test-rust test-deploy lint fmt soak
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -57,3 +57,6 @@ image-bird image-bird-image image-frontend:
 
 bench: ## Benchmark the release stack under load; BENCH_ARGS="--quick" for a smoke run
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
+
+soak: ## Ten minutes at half the measured maximum load, memory per minute; SOAK_ARGS="--minutes 1"
+	$(PYTHON) bench/soak.py $(SOAK_ARGS)
