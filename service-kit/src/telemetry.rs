@@ -157,7 +157,6 @@ impl Visit for JsonFields {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::testing::LogCapture;
     use serde_json::Value;
 
