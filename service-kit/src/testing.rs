@@ -232,6 +232,40 @@ pub struct ShutdownReport {
     pub exit_after: std::time::Duration,
 }
 
+impl ShutdownReport {
+    /// Panics unless every request the server took was answered, some of them were still
+    /// running when the listener closed, and the process exited 0 well inside the grace period.
+    pub fn assert_nothing_lost(&self) {
+        println!("{self:?}");
+        assert!(self.failed.is_empty(), "failed requests: {:?}", self.failed);
+        assert!(self.answered >= 16, "too little load to judge: {self:?}");
+        assert!(
+            self.finished_after_close > 0,
+            "no request was in flight at the close: {self:?}"
+        );
+        assert_eq!(self.exit_code, Some(0), "{self:?}");
+        assert!(
+            self.exit_after < std::time::Duration::from_secs(7),
+            "{self:?}"
+        );
+    }
+}
+
+/// Panics unless `/health`, `/ready` and `/metrics` each answer 200 within 500 ms: the probes
+/// must not wait behind upstream calls.
+pub async fn assert_probes_answer_promptly(server: &TestServer) {
+    let client = reqwest::Client::new();
+    for probe in ["/health", "/ready", "/metrics"] {
+        let started = std::time::Instant::now();
+        let response = client.get(server.url(probe)).send().await.expect(probe);
+        assert_eq!(response.status(), 200, "{probe}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(500),
+            "{probe} waited behind the hang"
+        );
+    }
+}
+
 /// Starts `binary` on a free loopback port with `env`, drives `path` from 16 keep-alive clients,
 /// sends SIGTERM, and reports how every request ended. The clients behave like a load balancer
 /// with fast probes: they stop starting requests half-way through the drain, after `/ready`
