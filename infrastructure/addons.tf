@@ -29,7 +29,7 @@ resource "aws_eks_addon" "coredns" {
   resolve_conflicts_on_create = "OVERWRITE"
   resolve_conflicts_on_update = "OVERWRITE"
 
-  depends_on = [aws_eks_node_group.on_demand]
+  depends_on = [aws_eks_node_group.nodes]
 }
 
 # Resource metrics API for the HorizontalPodAutoscalers of bird-chart (EKS community add-on).
@@ -39,7 +39,7 @@ resource "aws_eks_addon" "metrics_server" {
   resolve_conflicts_on_create = "OVERWRITE"
   resolve_conflicts_on_update = "OVERWRITE"
 
-  depends_on = [aws_eks_node_group.on_demand]
+  depends_on = [aws_eks_node_group.nodes]
 }
 
 # Container Insights: publishes the ContainerInsights metrics the alarms watch and ships
@@ -52,7 +52,7 @@ resource "aws_eks_addon" "cloudwatch_observability" {
   resolve_conflicts_on_update = "OVERWRITE"
 
   depends_on = [
-    aws_eks_node_group.on_demand,
+    aws_eks_node_group.nodes,
     aws_iam_role_policy_attachment.cloudwatch_agent,
     aws_cloudwatch_log_group.container_insights, # keep our retention and key, not the agent's defaults
   ]

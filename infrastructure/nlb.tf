@@ -95,17 +95,20 @@ resource "aws_lb_listener" "frontend_http" {
 
 # Every instance the node groups launch (or the autoscaler adds) registers in the target group.
 resource "aws_autoscaling_attachment" "frontend" {
-  autoscaling_group_name = aws_eks_node_group.on_demand.resources[0].autoscaling_groups[0].name
+  for_each = aws_eks_node_group.nodes
+
+  autoscaling_group_name = each.value.resources[0].autoscaling_groups[0].name
   lb_target_group_arn    = aws_lb_target_group.frontend.arn
 
-  #checkov:skip=CKV2_AWS_15:EKS owns this Auto Scaling group's health checks; the target health reflects the frontend pods behind the NodePort, not the node, so ELB health checks would replace healthy nodes.
+  #checkov:skip=CKV2_AWS_15:EKS owns these Auto Scaling groups' health checks; the target health reflects the frontend pods behind the NodePort, not the node, so ELB health checks would replace healthy nodes.
 }
 
-resource "aws_autoscaling_attachment" "frontend_spot" {
-  count = var.spot_enabled ? 1 : 0
+moved {
+  from = aws_autoscaling_attachment.frontend
+  to   = aws_autoscaling_attachment.frontend["on-demand"]
+}
 
-  autoscaling_group_name = aws_eks_node_group.spot[0].resources[0].autoscaling_groups[0].name
-  lb_target_group_arn    = aws_lb_target_group.frontend.arn
-
-  #checkov:skip=CKV2_AWS_15:EKS owns this Auto Scaling group's health checks; the target health reflects the frontend pods behind the NodePort, not the node.
+moved {
+  from = aws_autoscaling_attachment.frontend_spot[0]
+  to   = aws_autoscaling_attachment.frontend["spot"]
 }

@@ -55,16 +55,46 @@ resource "aws_launch_template" "node" {
   #checkov:skip=CKV_AWS_341:Hop limit 2 is what the amazon-cloudwatch-observability agents need to reach IMDSv2 from their pods; tokens stay required.
 }
 
-resource "aws_eks_node_group" "on_demand" {
+# The on-demand group always runs. Optional spot capacity beside it uses the same launch
+# template and several instance types of one size: EKS spreads the group over the cheapest,
+# least-interrupted spot pools and replaces a node on a rebalance recommendation (Capacity
+# Rebalancing) before it is reclaimed. Each group carries the autoscaler's discovery tags, so it
+# grows and shrinks either.
+locals {
+  node_groups = merge(
+    {
+      on-demand = {
+        capacity_type  = "ON_DEMAND"
+        instance_types = var.node_instance_types
+        desired_size   = var.node_desired_size
+        min_size       = var.node_min_size
+        max_size       = var.node_max_size
+      }
+    },
+    var.spot_enabled ? {
+      spot = {
+        capacity_type  = "SPOT"
+        instance_types = var.spot_instance_types
+        desired_size   = var.spot_desired_size
+        min_size       = var.spot_min_size
+        max_size       = var.spot_max_size
+      }
+    } : {}
+  )
+}
+
+resource "aws_eks_node_group" "nodes" {
+  for_each = local.node_groups
+
   cluster_name           = aws_eks_cluster.main.name
-  node_group_name_prefix = "${var.cluster_name}-on-demand-"
+  node_group_name_prefix = "${var.cluster_name}-${each.key}-"
   node_role_arn          = aws_iam_role.node.arn
   subnet_ids             = aws_subnet.private[*].id
   version                = aws_eks_cluster.main.version
 
   ami_type       = "AL2023_x86_64_STANDARD"
-  capacity_type  = "ON_DEMAND"
-  instance_types = var.node_instance_types
+  capacity_type  = each.value.capacity_type
+  instance_types = each.value.instance_types
 
   launch_template {
     id      = aws_launch_template.node.id
@@ -72,9 +102,9 @@ resource "aws_eks_node_group" "on_demand" {
   }
 
   scaling_config {
-    desired_size = var.node_desired_size
-    min_size     = var.node_min_size
-    max_size     = var.node_max_size
+    desired_size = each.value.desired_size
+    min_size     = each.value.min_size
+    max_size     = each.value.max_size
   }
 
   update_config {
@@ -96,45 +126,13 @@ resource "aws_eks_node_group" "on_demand" {
   ]
 }
 
-# Optional spot capacity beside the on-demand group: the same launch template, several instance
-# types of one size. EKS spreads the group over the cheapest, least-interrupted spot pools and
-# replaces a node on a rebalance recommendation (Capacity Rebalancing) before it is reclaimed.
-# Both groups carry the autoscaler's discovery tags, so it grows and shrinks either.
-resource "aws_eks_node_group" "spot" {
-  count = var.spot_enabled ? 1 : 0
+# The groups were once two resources: keep existing state without replacing any node.
+moved {
+  from = aws_eks_node_group.on_demand
+  to   = aws_eks_node_group.nodes["on-demand"]
+}
 
-  cluster_name           = aws_eks_cluster.main.name
-  node_group_name_prefix = "${var.cluster_name}-spot-"
-  node_role_arn          = aws_iam_role.node.arn
-  subnet_ids             = aws_subnet.private[*].id
-  version                = aws_eks_cluster.main.version
-
-  ami_type       = "AL2023_x86_64_STANDARD"
-  capacity_type  = "SPOT"
-  instance_types = var.spot_instance_types
-
-  launch_template {
-    id      = aws_launch_template.node.id
-    version = aws_launch_template.node.latest_version
-  }
-
-  scaling_config {
-    desired_size = var.spot_desired_size
-    min_size     = var.spot_min_size
-    max_size     = var.spot_max_size
-  }
-
-  update_config {
-    max_unavailable_percentage = var.node_max_unavailable_percentage
-  }
-
-  lifecycle {
-    create_before_destroy = true
-    ignore_changes        = [scaling_config[0].desired_size]
-  }
-
-  depends_on = [
-    aws_iam_role_policy_attachment.node,
-    aws_eks_addon.vpc_cni,
-  ]
+moved {
+  from = aws_eks_node_group.spot[0]
+  to   = aws_eks_node_group.nodes["spot"]
 }

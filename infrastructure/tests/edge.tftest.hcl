@@ -65,7 +65,7 @@ run "nlb_cloudfront_and_logs_bucket_follow_the_spec" {
     error_message = "Health checks must GET /health on the NodePort."
   }
   assert {
-    condition     = aws_autoscaling_attachment.frontend.autoscaling_group_name == "eks-bird-api-cluster-on-demand-20261127-0a1b2c3d"
+    condition     = aws_autoscaling_attachment.frontend["on-demand"].autoscaling_group_name == "eks-bird-api-cluster-on-demand-20261127-0a1b2c3d"
     error_message = "The node group's Auto Scaling group must be attached to the target group."
   }
   assert {

@@ -68,23 +68,26 @@ run "control_plane_nodes_add_ons_and_roles_follow_the_spec" {
   }
 
   assert {
-    condition     = aws_eks_node_group.on_demand.instance_types == tolist(["t2.medium"]) && aws_eks_node_group.on_demand.capacity_type == "ON_DEMAND"
-    error_message = "The node group must run on-demand t2.medium by default."
+    condition = (
+      toset(keys(aws_eks_node_group.nodes)) == toset(["on-demand"]) && aws_eks_node_group.nodes["on-demand"].node_group_name_prefix == "bird-api-cluster-on-demand-" &&
+      aws_eks_node_group.nodes["on-demand"].instance_types == tolist(["t2.medium"]) && aws_eks_node_group.nodes["on-demand"].capacity_type == "ON_DEMAND"
+    )
+    error_message = "By default one group, bird-api-cluster-on-demand-*, runs on-demand t2.medium."
   }
   assert {
     condition = (
-      aws_eks_node_group.on_demand.scaling_config[0].desired_size == 2 &&
-      aws_eks_node_group.on_demand.scaling_config[0].min_size == 2 &&
-      aws_eks_node_group.on_demand.scaling_config[0].max_size == 5
+      aws_eks_node_group.nodes["on-demand"].scaling_config[0].desired_size == 2 &&
+      aws_eks_node_group.nodes["on-demand"].scaling_config[0].min_size == 2 &&
+      aws_eks_node_group.nodes["on-demand"].scaling_config[0].max_size == 5
     )
     error_message = "The node group must be desired 2, min 2, max 5."
   }
   assert {
-    condition     = aws_eks_node_group.on_demand.update_config[0].max_unavailable_percentage == 33
+    condition     = aws_eks_node_group.nodes["on-demand"].update_config[0].max_unavailable_percentage == 33
     error_message = "At most 33 % of nodes may be unavailable during an update."
   }
   assert {
-    condition     = aws_eks_node_group.on_demand.ami_type == "AL2023_x86_64_STANDARD" && aws_eks_node_group.on_demand.version == "1.35"
+    condition     = aws_eks_node_group.nodes["on-demand"].ami_type == "AL2023_x86_64_STANDARD" && aws_eks_node_group.nodes["on-demand"].version == "1.35"
     error_message = "Nodes must run Amazon Linux 2023 with the cluster's Kubernetes version."
   }
   assert {

@@ -28,7 +28,7 @@ run "every_extra_is_off_by_default" {
   command = plan
 
   assert {
-    condition     = length(aws_eks_node_group.spot) == 0 && length(aws_autoscaling_attachment.frontend_spot) == 0
+    condition     = toset(keys(aws_eks_node_group.nodes)) == toset(["on-demand"]) && toset(keys(aws_autoscaling_attachment.frontend)) == toset(["on-demand"])
     error_message = "No spot capacity by default."
   }
   assert {
@@ -72,19 +72,19 @@ run "spot_capacity_beside_on_demand" {
 
   assert {
     condition = (
-      aws_eks_node_group.spot[0].capacity_type == "SPOT" &&
-      aws_eks_node_group.spot[0].instance_types == tolist(["t3.medium", "t3a.medium", "t2.medium"]) &&
-      aws_eks_node_group.spot[0].scaling_config[0].min_size == 1 && aws_eks_node_group.spot[0].scaling_config[0].max_size == 4 &&
-      aws_eks_node_group.spot[0].ami_type == aws_eks_node_group.on_demand.ami_type
+      aws_eks_node_group.nodes["spot"].capacity_type == "SPOT" && aws_eks_node_group.nodes["spot"].node_group_name_prefix == "bird-api-cluster-spot-" &&
+      aws_eks_node_group.nodes["spot"].instance_types == tolist(["t3.medium", "t3a.medium", "t2.medium"]) &&
+      aws_eks_node_group.nodes["spot"].scaling_config[0].min_size == 1 && aws_eks_node_group.nodes["spot"].scaling_config[0].max_size == 4 &&
+      aws_eks_node_group.nodes["spot"].ami_type == aws_eks_node_group.nodes["on-demand"].ami_type
     )
     error_message = "The spot group must run several same-size types within its bounds, on the same AMI type."
   }
   assert {
-    condition     = aws_eks_node_group.on_demand.capacity_type == "ON_DEMAND" && aws_eks_node_group.on_demand.scaling_config[0].max_size == 1
+    condition     = aws_eks_node_group.nodes["on-demand"].capacity_type == "ON_DEMAND" && aws_eks_node_group.nodes["on-demand"].scaling_config[0].max_size == 1
     error_message = "The on-demand group stays, sized by its own variables."
   }
   assert {
-    condition     = aws_autoscaling_attachment.frontend_spot[0].lb_target_group_arn == "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/bird-api-frontend-30080/0123456789abcdef"
+    condition     = aws_autoscaling_attachment.frontend["spot"].lb_target_group_arn == "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/bird-api-frontend-30080/0123456789abcdef"
     error_message = "Spot nodes must register in the frontend target group too."
   }
 }

@@ -36,13 +36,13 @@ run "environment_file_gives_the_spec_sizes" {
   }
   assert {
     condition = (
-      aws_eks_node_group.on_demand.scaling_config[0].min_size + sum(concat([0], [for g in aws_eks_node_group.spot : g.scaling_config[0].min_size])) == { dev = 2, prod = 3 }[var.environment] &&
-      aws_eks_node_group.on_demand.scaling_config[0].max_size + sum(concat([0], [for g in aws_eks_node_group.spot : g.scaling_config[0].max_size])) == { dev = 3, prod = 10 }[var.environment]
+      sum([for g in aws_eks_node_group.nodes : g.scaling_config[0].min_size]) == { dev = 2, prod = 3 }[var.environment] &&
+      sum([for g in aws_eks_node_group.nodes : g.scaling_config[0].max_size]) == { dev = 3, prod = 10 }[var.environment]
     )
     error_message = "Nodes in all groups: dev 2 to 3, prod 3 to 10."
   }
   assert {
-    condition     = length(aws_eks_node_group.spot) == { dev = 1, prod = 0 }[var.environment] && aws_eks_node_group.on_demand.scaling_config[0].min_size >= 1
+    condition     = toset(keys(aws_eks_node_group.nodes)) == toset({ dev = ["on-demand", "spot"], prod = ["on-demand"] }[var.environment]) && aws_eks_node_group.nodes["on-demand"].scaling_config[0].min_size >= 1
     error_message = "Dev mixes one on-demand node with spot nodes; prod stays on demand."
   }
   assert {
