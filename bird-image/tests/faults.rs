@@ -109,8 +109,8 @@ async fn a_flood_of_names_cannot_spend_more_than_the_budget() {
     assert_eq!(warnings, 1);
 }
 
-/// While every Unsplash call hangs, probes answer at once and calls beyond the in-flight cap
-/// fail fast instead of piling up.
+/// While every Unsplash call hangs, probes answer at once, no more than 8 calls are under way,
+/// and every caller gets the default image when its budget runs out.
 #[tokio::test]
 async fn a_hanging_unsplash_starves_neither_probes_nor_callers() {
     let unsplash = Fault::NoHeaders.serve().await;
@@ -134,10 +134,15 @@ async fn a_hanging_unsplash_starves_neither_probes_nor_callers() {
         .await
         .unwrap();
     assert!(
-        metrics.contains(r#"upstream_requests_total{upstream="unsplash",outcome="saturated"} 22"#),
-        "only 8 calls may hang at once: {metrics}"
+        metrics.contains(r#"upstream_in_flight{upstream="unsplash"} 8"#),
+        "8 calls may hang at once, the others wait: {metrics}"
     );
     for request in hanging {
-        assert_eq!(request.await.unwrap().unwrap().status(), 200);
+        let response = request.await.unwrap().unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.json::<Value>().await.unwrap(),
+            json!(DEFAULT_IMAGE)
+        );
     }
 }

@@ -25,7 +25,7 @@ fn quick_shutdown() -> ShutdownSettings {
 
 async fn start_bird(bird_image: &str, settings: ShutdownSettings) -> TestServer {
     let mut config = Config::for_tests(Url::parse(bird_image).unwrap());
-    config.bird_image_timeout_ms = Duration::from_millis(400);
+    config.bird_image_timeout_ms = Duration::from_millis(1000);
     config.bird_image_cache_ttl_secs = 0;
     TestServer::start("bird", settings, |lifecycle| bird::app(&config, lifecycle)).await
 }

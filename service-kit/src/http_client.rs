@@ -26,7 +26,7 @@ pub struct UpstreamSettings {
     pub connect_timeout: Duration,
     /// Largest body read; a bigger answer is an error, not a memory spike.
     pub max_body_bytes: usize,
-    /// Calls allowed in flight at once; past it a call fails at once instead of queueing.
+    /// Calls allowed in flight at once; past it a call waits for a free slot within its budget.
     pub max_in_flight: usize,
 }
 
@@ -131,14 +131,19 @@ impl UpstreamClient {
 
     async fn get_bytes(&self, url: Url, headers: HeaderMap) -> Result<Bytes, UpstreamError> {
         let name = self.settings.name;
-        let _permit = self
-            .in_flight
-            .try_acquire()
+        // Waiting for a free slot counts against the call's budget, so a caller never waits
+        // longer than the timeout in all.
+        let deadline = tokio::time::Instant::now() + self.settings.timeout;
+        let _permit = tokio::time::timeout_at(deadline, self.in_flight.acquire())
+            .await
+            .map_err(|_| UpstreamError::Saturated(name))?
             .map_err(|_| UpstreamError::Saturated(name))?;
+        let _in_flight = self.metrics.start_call(name);
         let mut response = self
             .client
             .get(url)
             .headers(headers)
+            .timeout(deadline.saturating_duration_since(tokio::time::Instant::now()))
             .send()
             .await
             .map_err(|err| classify(name, &err))?;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 pub use prometheus_client::registry::Registry;
 
@@ -71,11 +72,27 @@ struct UpstreamLabels {
     outcome: &'static str,
 }
 
-/// `upstream_requests_total` and `upstream_request_duration_seconds`, by upstream and outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamName {
+    upstream: &'static str,
+}
+
+/// `upstream_requests_total` and `upstream_request_duration_seconds`, by upstream and outcome,
+/// and `upstream_in_flight`, the calls under way now.
 #[derive(Clone, Debug)]
 pub struct UpstreamMetrics {
     calls: Family<UpstreamLabels, Counter>,
     duration: Family<UpstreamLabels, Histogram, fn() -> Histogram>,
+    in_flight: Family<UpstreamName, Gauge>,
+}
+
+/// Counts one call in `upstream_in_flight` until dropped.
+pub struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl UpstreamMetrics {
@@ -83,7 +100,13 @@ impl UpstreamMetrics {
         let metrics = Self {
             calls: Family::default(),
             duration: Family::new_with_constructor(latency_histogram),
+            in_flight: Family::default(),
         };
+        registry.register(
+            "upstream_in_flight",
+            "Calls to upstream services under way",
+            metrics.in_flight.clone(),
+        );
         registry.register(
             "upstream_requests",
             "Calls made to upstream services",
@@ -95,6 +118,15 @@ impl UpstreamMetrics {
             metrics.duration.clone(),
         );
         metrics
+    }
+
+    pub fn start_call(&self, upstream: &'static str) -> InFlight {
+        let gauge = self
+            .in_flight
+            .get_or_create(&UpstreamName { upstream })
+            .clone();
+        gauge.inc();
+        InFlight(gauge)
     }
 
     pub fn record(&self, upstream: &'static str, outcome: &'static str, elapsed: Duration) {
