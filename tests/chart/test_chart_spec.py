@@ -262,6 +262,7 @@ def test_env_wiring_per_contract(value_set):
         "PORT": "4201",
         "BIRD_IMAGE_URL": "http://bird-image-api-service:4200",
         "BIRD_IMAGE_TIMEOUT_MS": "3000",
+        "BIRD_IMAGE_CACHE_TTL_SECS": "10",
     }
     frontend = rendered.env("bird-frontend")
     assert frontend == common | {
@@ -277,6 +278,8 @@ def test_env_wiring_per_contract(value_set):
         "UNSPLASH_API_URL": "https://api.unsplash.com",
         "UNSPLASH_TIMEOUT_MS": "2000",
         "CACHE_TTL_SECS": "3600",
+        "CACHE_MAX_ENTRIES": "1000",
+        "UNSPLASH_MAX_CALLS_PER_HOUR": "50",
     }
     has_key = bool(rendered.values.get("unsplash"))
     assert (key is not None) == has_key, name
