@@ -27,63 +27,65 @@ locals {
   }
 }
 
-# CPU against the pod's limit (not pod_cpu_utilization, which is relative to the node).
-# Average over the Deployment's pods: the HPA should keep it near 70 % of requests, so a
-# sustained average at 80 % of the limit means scaling is not keeping up. Missing data means
-# no pods to measure, which the restart and node alarms and the NLB health check cover.
-resource "aws_cloudwatch_metric_alarm" "pod_cpu" {
-  for_each = local.pod_dimensions
-
-  alarm_name          = "${var.cluster_name}-${each.key}-cpu-over-limit"
-  alarm_description   = "${each.key}: average CPU above ${var.pod_cpu_alarm.threshold_percent} % of the pod limit for ${var.pod_cpu_alarm.evaluation_periods} x ${var.pod_cpu_alarm.period_seconds} s. Runbook: infrastructure/README.md#pod-cpu"
-  namespace           = "ContainerInsights"
-  metric_name         = "pod_cpu_utilization_over_pod_limit"
-  dimensions          = each.value
-  statistic           = "Average"
-  period              = var.pod_cpu_alarm.period_seconds
-  evaluation_periods  = var.pod_cpu_alarm.evaluation_periods
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.pod_cpu_alarm.threshold_percent
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+# What differs between the pod alarms. Each exists once per Deployment, named
+# <cluster>-<deployment>-<kind>, with the shared settings of the resource below.
+locals {
+  pod_alarms = {
+    # CPU against the pod's limit (not pod_cpu_utilization, which is relative to the node).
+    # Average over the Deployment's pods: the HPA should keep it near 70 % of requests, so a
+    # sustained average at 80 % of the limit means scaling is not keeping up. Missing data means
+    # no pods to measure, which the restart and node alarms and the NLB health check cover.
+    cpu-over-limit = {
+      metric_name        = "pod_cpu_utilization_over_pod_limit"
+      statistic          = "Average"
+      period             = var.pod_cpu_alarm.period_seconds
+      evaluation_periods = var.pod_cpu_alarm.evaluation_periods
+      threshold          = var.pod_cpu_alarm.threshold_percent
+      condition          = "average CPU above ${var.pod_cpu_alarm.threshold_percent} % of the pod limit for ${var.pod_cpu_alarm.evaluation_periods} x ${var.pod_cpu_alarm.period_seconds} s"
+      runbook            = "infrastructure/README.md#pod-cpu"
+    }
+    # Memory against the pod's limit: the hottest pod counts (Maximum), because one pod at its
+    # limit is the one the kernel kills, whatever the others do.
+    memory-over-limit = {
+      metric_name        = "pod_memory_utilization_over_pod_limit"
+      statistic          = "Maximum"
+      period             = var.pod_memory_alarm.period_seconds
+      evaluation_periods = var.pod_memory_alarm.evaluation_periods
+      threshold          = var.pod_memory_alarm.threshold_percent
+      condition          = "memory above ${var.pod_memory_alarm.threshold_percent} % of the pod limit for ${var.pod_memory_alarm.evaluation_periods} x ${var.pod_memory_alarm.period_seconds} s"
+      runbook            = "infrastructure/README.md#pod-memory"
+    }
+    # Restarts since the previous sample, summed over the period: "more than 5 in 5 minutes".
+    # No data means no pods reported, not restarts.
+    restarts = {
+      metric_name        = "pod_number_of_container_restarts"
+      statistic          = "Sum"
+      period             = var.pod_restart_alarm.period_seconds
+      evaluation_periods = 1
+      threshold          = var.pod_restart_alarm.max_restarts
+      condition          = "more than ${var.pod_restart_alarm.max_restarts} container restarts in ${var.pod_restart_alarm.period_seconds} s"
+      runbook            = "infrastructure/README.md#pod-restarts"
+    }
+  }
 }
 
-# Memory against the pod's limit: the hottest pod counts (Maximum), because one pod at its
-# limit is the one the kernel kills, whatever the others do.
-resource "aws_cloudwatch_metric_alarm" "pod_memory" {
-  for_each = local.pod_dimensions
+resource "aws_cloudwatch_metric_alarm" "pod" {
+  for_each = merge([
+    for deployment, dimensions in local.pod_dimensions : {
+      for kind, alarm in local.pod_alarms : "${deployment}-${kind}" => merge(alarm, { deployment = deployment, dimensions = dimensions })
+    }
+  ]...)
 
-  alarm_name          = "${var.cluster_name}-${each.key}-memory-over-limit"
-  alarm_description   = "${each.key}: memory above ${var.pod_memory_alarm.threshold_percent} % of the pod limit for ${var.pod_memory_alarm.evaluation_periods} x ${var.pod_memory_alarm.period_seconds} s. Runbook: infrastructure/README.md#pod-memory"
+  alarm_name          = "${var.cluster_name}-${each.key}"
+  alarm_description   = "${each.value.deployment}: ${each.value.condition}. Runbook: ${each.value.runbook}"
   namespace           = "ContainerInsights"
-  metric_name         = "pod_memory_utilization_over_pod_limit"
-  dimensions          = each.value
-  statistic           = "Maximum"
-  period              = var.pod_memory_alarm.period_seconds
-  evaluation_periods  = var.pod_memory_alarm.evaluation_periods
+  metric_name         = each.value.metric_name
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
+  period              = each.value.period
+  evaluation_periods  = each.value.evaluation_periods
   comparison_operator = "GreaterThanThreshold"
-  threshold           = var.pod_memory_alarm.threshold_percent
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-# Restarts since the previous sample, summed over the period: "more than 5 in 5 minutes".
-# No data means no pods reported, not restarts.
-resource "aws_cloudwatch_metric_alarm" "pod_restarts" {
-  for_each = local.pod_dimensions
-
-  alarm_name          = "${var.cluster_name}-${each.key}-restarts"
-  alarm_description   = "${each.key}: more than ${var.pod_restart_alarm.max_restarts} container restarts in ${var.pod_restart_alarm.period_seconds} s. Runbook: infrastructure/README.md#pod-restarts"
-  namespace           = "ContainerInsights"
-  metric_name         = "pod_number_of_container_restarts"
-  dimensions          = each.value
-  statistic           = "Sum"
-  period              = var.pod_restart_alarm.period_seconds
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.pod_restart_alarm.max_restarts
+  threshold           = each.value.threshold
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
@@ -109,11 +111,9 @@ resource "aws_cloudwatch_metric_alarm" "node_not_ready" {
 }
 
 locals {
-
-
   pod_metric_lines = {
-    for metric in ["pod_cpu_utilization_over_pod_limit", "pod_memory_utilization_over_pod_limit", "pod_number_of_container_restarts"] :
-    metric => [for d in keys(local.services) : ["ContainerInsights", metric, "ClusterName", var.cluster_name, "Namespace", var.app_namespace, "PodName", d, { label = d }]]
+    for alarm in values(local.pod_alarms) :
+    alarm.metric_name => [for d in keys(local.services) : ["ContainerInsights", alarm.metric_name, "ClusterName", var.cluster_name, "Namespace", var.app_namespace, "PodName", d, { label = d }]]
   }
 
   log_metric_lines = {
@@ -199,4 +199,51 @@ resource "aws_cloudwatch_dashboard" "overview" {
       }
     ]
   })
+}
+
+# The pod alarms were once one resource per kind: move their state rather than let a new alarm
+# of the same name be created while the old one is deleted.
+moved {
+  from = aws_cloudwatch_metric_alarm.pod_cpu["bird-api"]
+  to   = aws_cloudwatch_metric_alarm.pod["bird-api-cpu-over-limit"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.pod_memory["bird-api"]
+  to   = aws_cloudwatch_metric_alarm.pod["bird-api-memory-over-limit"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.pod_restarts["bird-api"]
+  to   = aws_cloudwatch_metric_alarm.pod["bird-api-restarts"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.pod_cpu["bird-image-api"]
+  to   = aws_cloudwatch_metric_alarm.pod["bird-image-api-cpu-over-limit"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.pod_memory["bird-image-api"]
+  to   = aws_cloudwatch_metric_alarm.pod["bird-image-api-memory-over-limit"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.pod_restarts["bird-image-api"]
+  to   = aws_cloudwatch_metric_alarm.pod["bird-image-api-restarts"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.pod_cpu["bird-frontend"]
+  to   = aws_cloudwatch_metric_alarm.pod["bird-frontend-cpu-over-limit"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.pod_memory["bird-frontend"]
+  to   = aws_cloudwatch_metric_alarm.pod["bird-frontend-memory-over-limit"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.pod_restarts["bird-frontend"]
+  to   = aws_cloudwatch_metric_alarm.pod["bird-frontend-restarts"]
 }

@@ -30,35 +30,41 @@ run "alarms_dashboard_logs_and_queries_follow_the_spec" {
   assert {
     condition = alltrue([
       for d in ["bird-api", "bird-image-api", "bird-frontend"] :
-      aws_cloudwatch_metric_alarm.pod_cpu[d].dimensions == tomap({ ClusterName = "bird-api-cluster", Namespace = "bird", PodName = d }) &&
-      aws_cloudwatch_metric_alarm.pod_memory[d].dimensions == aws_cloudwatch_metric_alarm.pod_cpu[d].dimensions &&
-      aws_cloudwatch_metric_alarm.pod_restarts[d].dimensions == aws_cloudwatch_metric_alarm.pod_cpu[d].dimensions
+      aws_cloudwatch_metric_alarm.pod["${d}-cpu-over-limit"].dimensions == tomap({ ClusterName = "bird-api-cluster", Namespace = "bird", PodName = d }) &&
+      aws_cloudwatch_metric_alarm.pod["${d}-memory-over-limit"].dimensions == aws_cloudwatch_metric_alarm.pod["${d}-cpu-over-limit"].dimensions &&
+      aws_cloudwatch_metric_alarm.pod["${d}-restarts"].dimensions == aws_cloudwatch_metric_alarm.pod["${d}-cpu-over-limit"].dimensions
     ])
     error_message = "Each pod alarm must exist per Deployment with the {ClusterName, Namespace, PodName} dimensions."
   }
   assert {
     condition = alltrue([
-      for a in concat(values(aws_cloudwatch_metric_alarm.pod_cpu), values(aws_cloudwatch_metric_alarm.pod_memory), values(aws_cloudwatch_metric_alarm.pod_restarts), [aws_cloudwatch_metric_alarm.node_not_ready]) :
+      for a in concat(values(aws_cloudwatch_metric_alarm.pod), [aws_cloudwatch_metric_alarm.node_not_ready]) :
       a.namespace == "ContainerInsights" && a.alarm_actions == toset([aws_sns_topic.alerts.arn]) && a.ok_actions == toset([aws_sns_topic.alerts.arn])
     ])
     error_message = "Every alarm must read namespace ContainerInsights and notify the SNS topic."
   }
   assert {
-    condition = alltrue([for a in values(aws_cloudwatch_metric_alarm.pod_cpu) :
+    condition = alltrue([for k, a in aws_cloudwatch_metric_alarm.pod :
       a.metric_name == "pod_cpu_utilization_over_pod_limit" && a.threshold == 80 && a.comparison_operator == "GreaterThanThreshold" &&
-    a.period == 300 && a.evaluation_periods == 2 && a.statistic == "Average" && a.treat_missing_data == "notBreaching"])
+      a.period == 300 && a.evaluation_periods == 2 && a.statistic == "Average" && a.treat_missing_data == "notBreaching"
+      if endswith(k, "-cpu-over-limit")
+    ])
     error_message = "CPU: pod_cpu_utilization_over_pod_limit above 80 for 2 x 300 s."
   }
   assert {
-    condition = alltrue([for a in values(aws_cloudwatch_metric_alarm.pod_memory) :
+    condition = alltrue([for k, a in aws_cloudwatch_metric_alarm.pod :
       a.metric_name == "pod_memory_utilization_over_pod_limit" && a.threshold == 85 && a.comparison_operator == "GreaterThanThreshold" &&
-    a.period == 300 && a.evaluation_periods == 2 && a.statistic == "Maximum" && a.treat_missing_data == "notBreaching"])
+      a.period == 300 && a.evaluation_periods == 2 && a.statistic == "Maximum" && a.treat_missing_data == "notBreaching"
+      if endswith(k, "-memory-over-limit")
+    ])
     error_message = "Memory: pod_memory_utilization_over_pod_limit above 85 for 2 x 300 s."
   }
   assert {
-    condition = alltrue([for a in values(aws_cloudwatch_metric_alarm.pod_restarts) :
+    condition = alltrue([for k, a in aws_cloudwatch_metric_alarm.pod :
       a.metric_name == "pod_number_of_container_restarts" && a.threshold == 5 && a.comparison_operator == "GreaterThanThreshold" &&
-    a.period == 300 && a.evaluation_periods == 1 && a.statistic == "Sum" && a.treat_missing_data == "notBreaching"])
+      a.period == 300 && a.evaluation_periods == 1 && a.statistic == "Sum" && a.treat_missing_data == "notBreaching"
+      if endswith(k, "-restarts")
+    ])
     error_message = "Restarts: Sum of pod_number_of_container_restarts above 5 over 300 s."
   }
   assert {
@@ -74,8 +80,18 @@ run "alarms_dashboard_logs_and_queries_follow_the_spec" {
     error_message = "Node: cluster_failed_node_count above 0 in one 60 s period."
   }
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.pod_cpu) + length(aws_cloudwatch_metric_alarm.pod_memory) + length(aws_cloudwatch_metric_alarm.pod_restarts) == 9
-    error_message = "Three services times three pod alarms."
+    condition = toset([for a in values(aws_cloudwatch_metric_alarm.pod) : a.alarm_name]) == toset([
+      for p in setproduct(["bird-api", "bird-image-api", "bird-frontend"], ["cpu-over-limit", "memory-over-limit", "restarts"]) : "bird-api-cluster-${p[0]}-${p[1]}"
+    ])
+    error_message = "Three services times three pod alarms, named <cluster>-<deployment>-<kind>."
+  }
+  assert {
+    condition = { for a in values(aws_cloudwatch_metric_alarm.pod) : a.alarm_name => a.alarm_description if a.dimensions["PodName"] == "bird-api" } == {
+      "bird-api-cluster-bird-api-cpu-over-limit"    = "bird-api: average CPU above 80 % of the pod limit for 2 x 300 s. Runbook: infrastructure/README.md#pod-cpu"
+      "bird-api-cluster-bird-api-memory-over-limit" = "bird-api: memory above 85 % of the pod limit for 2 x 300 s. Runbook: infrastructure/README.md#pod-memory"
+      "bird-api-cluster-bird-api-restarts"          = "bird-api: more than 5 container restarts in 300 s. Runbook: infrastructure/README.md#pod-restarts"
+    }
+    error_message = "Each pod alarm's description must say its Deployment, condition and runbook section."
   }
   assert {
     condition     = aws_sns_topic_subscription.alert_email.protocol == "email" && aws_sns_topic_subscription.alert_email.endpoint == "ops@example.com" && aws_sns_topic.alerts.kms_master_key_id == aws_kms_key.observability.arn
@@ -159,11 +175,11 @@ run "thresholds_are_variables" {
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.pod_cpu["bird-api"].threshold == 90 && aws_cloudwatch_metric_alarm.pod_cpu["bird-api"].period == 60 && aws_cloudwatch_metric_alarm.pod_cpu["bird-api"].evaluation_periods == 3
+    condition     = aws_cloudwatch_metric_alarm.pod["bird-api-cpu-over-limit"].threshold == 90 && aws_cloudwatch_metric_alarm.pod["bird-api-cpu-over-limit"].period == 60 && aws_cloudwatch_metric_alarm.pod["bird-api-cpu-over-limit"].evaluation_periods == 3
     error_message = "CPU alarm settings must come from pod_cpu_alarm."
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.pod_restarts["bird-frontend"].threshold == 2 && aws_cloudwatch_metric_alarm.pod_restarts["bird-frontend"].period == 600 && aws_cloudwatch_metric_alarm.pod_restarts["bird-frontend"].dimensions["Namespace"] == "birds"
+    condition     = aws_cloudwatch_metric_alarm.pod["bird-frontend-restarts"].threshold == 2 && aws_cloudwatch_metric_alarm.pod["bird-frontend-restarts"].period == 600 && aws_cloudwatch_metric_alarm.pod["bird-frontend-restarts"].dimensions["Namespace"] == "birds"
     error_message = "Restart alarm settings and the namespace must come from the variables."
   }
 }
