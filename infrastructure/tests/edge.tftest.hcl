@@ -36,11 +36,6 @@ override_resource {
   values          = { id = "api-origin-request-policy-id" }
 }
 
-variables {
-  alert_email                          = "ops@example.com"
-  cluster_endpoint_public_access_cidrs = ["203.0.113.10/32"]
-}
-
 run "nlb_cloudfront_and_logs_bucket_follow_the_spec" {
   command = plan
 

@@ -18,11 +18,6 @@ mock_provider "aws" {
   source          = "./tests/mocks"
 }
 
-variables {
-  alert_email                          = "ops@example.com"
-  cluster_endpoint_public_access_cidrs = ["203.0.113.10/32"]
-}
-
 run "control_plane_nodes_add_ons_and_roles_follow_the_spec" {
   command = plan
 

@@ -19,11 +19,6 @@ mock_provider "aws" {
   source          = "./tests/mocks"
 }
 
-variables {
-  alert_email                          = "ops@example.com"
-  cluster_endpoint_public_access_cidrs = ["203.0.113.10/32"]
-}
-
 run "alarms_dashboard_logs_and_queries_follow_the_spec" {
   command = plan
 

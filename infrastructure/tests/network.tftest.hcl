@@ -45,11 +45,6 @@ override_resource {
   values          = { id = "igw-0main" }
 }
 
-variables {
-  alert_email                          = "ops@example.com"
-  cluster_endpoint_public_access_cidrs = ["203.0.113.10/32"]
-}
-
 run "vpc_follows_the_spec" {
   command = plan
 

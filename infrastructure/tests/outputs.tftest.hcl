@@ -18,11 +18,6 @@ mock_provider "aws" {
   source          = "./tests/mocks"
 }
 
-variables {
-  alert_email                          = "ops@example.com"
-  cluster_endpoint_public_access_cidrs = ["203.0.113.10/32"]
-}
-
 run "tags_and_commands" {
   command = plan
 

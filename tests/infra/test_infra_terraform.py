@@ -59,11 +59,18 @@ def test_terraform_tests_of_the_bootstrap(terraform):
 
 
 def test_every_test_file_mocks_aws():
-    """No test may reach AWS: every file replaces the provider with a mock."""
+    """No test may reach AWS: every file replaces the provider with a mock, and each file of the
+    root configuration also every aliased configuration, which a plain mock_provider does not cover."""
+    aliases = set(re.findall(r'^\s*alias\s*=\s*"(\w+)"', (INFRA / "providers.tf").read_text(), re.M))
+    assert aliases
     files = list(INFRA.rglob("*.tftest.hcl"))
     assert len(files) >= 7
     for path in files:
-        assert re.search(r'^mock_provider "aws" \{', path.read_text(), re.M), f"{path} does not mock the aws provider"
+        text = path.read_text()
+        assert re.search(r'^mock_provider "aws" \{', text, re.M), f"{path} does not mock the aws provider"
+        if path.is_relative_to(INFRA / "tests"):
+            mocked = set(re.findall(r'^mock_provider "aws" \{\s*alias\s*=\s*"(\w+)"', text, re.M))
+            assert aliases <= mocked, f"{path} does not mock the aws provider aliases {aliases - mocked}"
 
 
 def test_every_variable_has_a_description_and_type():
