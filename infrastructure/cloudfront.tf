@@ -15,6 +15,25 @@ locals {
   origin_connection_attempts = local.origin_failover ? 2 : 3
   origin_connection_timeout  = local.origin_failover ? 5 : 10
 
+  # The primary NLB and, for failover, the second region's: a copy of this stack applied there
+  # (README: second region), at CloudFront's default connection settings (null).
+  origins = merge(
+    {
+      (local.primary_origin_id) = {
+        domain_name         = aws_lb.frontend.dns_name
+        connection_attempts = local.origin_connection_attempts
+        connection_timeout  = local.origin_connection_timeout
+      }
+    },
+    local.origin_failover ? {
+      (local.secondary_origin_id) = {
+        domain_name         = var.secondary_origin_domain_name
+        connection_attempts = null
+        connection_timeout  = null
+      }
+    } : {}
+  )
+
   # Answers of the primary that send a request to the secondary instead.
   failover_status_codes = [500, 502, 503, 504]
 
@@ -100,28 +119,14 @@ resource "aws_cloudfront_distribution" "main" {
   price_class     = var.cloudfront_price_class
   aliases         = local.custom_domain ? [var.domain_name] : []
 
-  # The NLB listens on TCP 80 only, so CloudFront talks HTTP to it (README: adding TLS).
-  origin {
-    origin_id           = local.primary_origin_id
-    domain_name         = aws_lb.frontend.dns_name
-    connection_attempts = local.origin_connection_attempts
-    connection_timeout  = local.origin_connection_timeout
-
-    custom_origin_config {
-      http_port              = 80
-      https_port             = 443
-      origin_protocol_policy = "http-only"
-      origin_ssl_protocols   = ["TLSv1.2"]
-      origin_read_timeout    = 30
-    }
-  }
-
-  # The second region's NLB, a copy of this stack applied there (README: second region).
+  # The NLBs listen on TCP 80 only, so CloudFront talks HTTP to them (README: adding TLS).
   dynamic "origin" {
-    for_each = local.origin_failover ? [var.secondary_origin_domain_name] : []
+    for_each = local.origins
     content {
-      origin_id   = local.secondary_origin_id
-      domain_name = origin.value
+      origin_id           = origin.key
+      domain_name         = origin.value.domain_name
+      connection_attempts = origin.value.connection_attempts
+      connection_timeout  = origin.value.connection_timeout
 
       custom_origin_config {
         http_port              = 80
