@@ -39,6 +39,7 @@ async fn every_transport_fault_answers_the_default_image_within_the_budget() {
             .await
             .unwrap();
         let elapsed = started.elapsed();
+        println!("{fault:?}: answered in {elapsed:?}");
         assert_eq!(response.status(), 200, "{fault:?}");
         let body: Value = response.json().await.unwrap();
         assert_eq!(

@@ -27,6 +27,7 @@ async fn every_transport_fault_gives_the_bird_in_disguise_within_the_budget() {
         let started = Instant::now();
         let response = reqwest::get(app.url("/")).await.unwrap();
         let elapsed = started.elapsed();
+        println!("{fault:?}: answered in {elapsed:?}");
         assert_eq!(response.status(), 200, "{fault:?}");
         let bird: Value = response.json().await.unwrap();
         assert_eq!(bird["name"], "Bird in disguise", "{fault:?}");

@@ -30,6 +30,7 @@ async fn every_transport_fault_gives_a_502_and_the_error_page_within_the_budget(
 
         let started = Instant::now();
         let api = reqwest::get(app.url("/api/bird")).await.unwrap();
+        println!("{fault:?}: /api/bird answered in {:?}", started.elapsed());
         assert!(
             started.elapsed() < Duration::from_millis(1500),
             "{fault:?}: /api/bird took {:?}",
