@@ -256,6 +256,7 @@ def test_env_wiring_per_contract(value_set):
         "RUST_LOG": "info",
         "SHUTDOWN_DRAIN_SECS": "5",
         "SHUTDOWN_TIMEOUT_SECS": "10",
+        "TOKIO_WORKER_THREADS": "1",
     }
     bird = rendered.env("bird-api")
     assert bird == common | {
