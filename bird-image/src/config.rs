@@ -4,12 +4,10 @@ use std::fmt;
 use std::time::Duration;
 
 use clap::Parser;
-use service_kit::config::{ServerArgs, http_url, millis};
+use service_kit::config::{DEFAULT_IMAGE_URL, ServerArgs, http_url, millis};
 use url::Url;
 
 pub const DEFAULT_PORT: u16 = 4200;
-pub const DEFAULT_IMAGE_URL: &str =
-    "https://www.pokemonmillennium.net/wp-content/uploads/2015/11/missingno.png";
 
 #[derive(Debug, Clone, Parser)]
 #[command(

@@ -7,6 +7,7 @@ use moka::future::Cache;
 use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 use service_kit::RequestId;
+use service_kit::config::is_web_url;
 use service_kit::http_client::{UpstreamClient, UpstreamError};
 use url::Url;
 
@@ -91,7 +92,7 @@ impl BirdImage {
             .get_json(url, headers)
             .await
             .map_err(ImageError::Upstream)?;
-        if !matches!(image.url.scheme(), "http" | "https") || image.url.host().is_none() {
+        if !is_web_url(&image.url) {
             return Err(ImageError::NotWebUrl);
         }
         Ok(Arc::new(image))

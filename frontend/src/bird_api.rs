@@ -3,6 +3,7 @@
 use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 use service_kit::RequestId;
+use service_kit::config::is_web_url;
 use service_kit::http_client::{UpstreamClient, UpstreamError};
 use url::Url;
 
@@ -38,10 +39,6 @@ impl std::fmt::Display for BirdError {
             Self::NotWebUrl => f.write_str("bird sent an address that is not a web URL"),
         }
     }
-}
-
-pub fn is_web_url(url: &Url) -> bool {
-    matches!(url.scheme(), "http" | "https") && url.host().is_some()
 }
 
 #[derive(Clone)]

@@ -84,19 +84,40 @@ pub fn parse<C: Parser>(service: &str) -> C {
         ) {
             err.exit();
         }
-        let rendered = err.to_string();
-        let first = rendered.lines().next().unwrap_or("invalid configuration");
-        eprintln!("{service}: {}", first.trim_start_matches("error: "));
+        eprintln!("{}", one_line(service, &err));
         std::process::exit(2);
     })
+}
+
+/// Parses `C` from the environment alone (no arguments), for binaries that host a service;
+/// a bad value is the same one line [`parse`] prints.
+pub fn from_env<C: Parser>(service: &str) -> Result<C, String> {
+    C::try_parse_from([service]).map_err(|err| one_line(service, &err))
+}
+
+/// `<service>: <clap's first line>`, which names the flag and its variable.
+fn one_line(service: &str, err: &clap::Error) -> String {
+    let rendered = err.to_string();
+    let first = rendered.lines().next().unwrap_or("invalid configuration");
+    format!("{service}: {}", first.trim_start_matches("error: "))
+}
+
+/// The image shown when no photo can be had: the original's.
+pub const DEFAULT_IMAGE_URL: &str =
+    "https://www.pokemonmillennium.net/wp-content/uploads/2015/11/missingno.png";
+
+/// An absolute `http` or `https` URL with a host: the only kind put into a page or followed.
+pub fn is_web_url(url: &Url) -> bool {
+    matches!(url.scheme(), "http" | "https") && url.host().is_some()
 }
 
 /// A clap value parser for upstream base URLs: absolute `http` or `https` URLs only.
 pub fn http_url(value: &str) -> Result<Url, String> {
     let url = Url::parse(value).map_err(|err| format!("not an absolute URL ({err})"))?;
-    match url.scheme() {
-        "http" | "https" if url.host().is_some() => Ok(url),
-        _ => Err("must be an http:// or https:// URL with a host".to_owned()),
+    if is_web_url(&url) {
+        Ok(url)
+    } else {
+        Err("must be an http:// or https:// URL with a host".to_owned())
     }
 }
 

@@ -4,23 +4,9 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use service_kit::config::ServerArgs;
 use service_kit::{Lifecycle, server, telemetry};
 use tokio::task::JoinSet;
-
-/// Parses one service's configuration from the environment, or explains which value is wrong.
-fn config<C: Parser>(service: &str) -> Result<C, String> {
-    C::try_parse_from([service]).map_err(|err| {
-        let rendered = err.to_string();
-        let first = rendered
-            .lines()
-            .next()
-            .unwrap_or("invalid configuration")
-            .to_owned();
-        format!("{service}: {}", first.trim_start_matches("error: "))
-    })
-}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -34,9 +20,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), String> {
-    let bird_image: bird_image::Config = config(bird_image::SERVICE)?;
-    let bird: bird::Config = config(bird::SERVICE)?;
-    let frontend: frontend::Config = config(frontend::SERVICE)?;
+    let bird_image: bird_image::Config = service_kit::config::from_env(bird_image::SERVICE)?;
+    let bird: bird::Config = service_kit::config::from_env(bird::SERVICE)?;
+    let frontend: frontend::Config = service_kit::config::from_env(frontend::SERVICE)?;
     telemetry::init("bird-stack", bird.server.log_format);
 
     let mut services = JoinSet::new();
