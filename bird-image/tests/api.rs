@@ -16,18 +16,11 @@ const DEFAULT_IMAGE: &str =
 /// Far above the 300 ms Unsplash budget these tests use, far below "hangs".
 const BOUND: Duration = Duration::from_secs(3);
 
-fn settings() -> ShutdownSettings {
-    ShutdownSettings {
-        drain: Duration::ZERO,
-        timeout: Duration::from_secs(5),
-    }
-}
-
 async fn start(unsplash: &str, key: Option<&str>, ttl_secs: u64) -> TestServer {
     let mut config = Config::for_tests(Url::parse(unsplash).unwrap(), key);
     config.unsplash_timeout_ms = Duration::from_millis(300);
     config.cache_ttl_secs = ttl_secs;
-    TestServer::start("bird-image", settings(), |lifecycle| {
+    TestServer::start("bird-image", ShutdownSettings::IMMEDIATE, |lifecycle| {
         bird_image::app(&config, lifecycle)
     })
     .await

@@ -18,11 +18,7 @@ async fn start(unsplash: &str, configure: impl FnOnce(&mut Config)) -> TestServe
     let mut config = Config::for_tests(Url::parse(unsplash).unwrap(), Some("fault-test-key"));
     config.unsplash_timeout_ms = Duration::from_millis(500);
     configure(&mut config);
-    let settings = ShutdownSettings {
-        drain: Duration::ZERO,
-        timeout: Duration::from_secs(2),
-    };
-    TestServer::start("bird-image", settings, |lifecycle| {
+    TestServer::start("bird-image", ShutdownSettings::IMMEDIATE, |lifecycle| {
         bird_image::app(&config, lifecycle)
     })
     .await

@@ -16,13 +16,6 @@ const DEFAULT_IMAGE: &str =
     "https://www.pokemonmillennium.net/wp-content/uploads/2015/11/missingno.png";
 const BOUND: Duration = Duration::from_secs(3);
 
-fn quick_shutdown() -> ShutdownSettings {
-    ShutdownSettings {
-        drain: Duration::ZERO,
-        timeout: Duration::from_secs(5),
-    }
-}
-
 async fn start_bird(bird_image: &str, settings: ShutdownSettings) -> TestServer {
     let mut config = Config::for_tests(Url::parse(bird_image).unwrap());
     config.bird_image_timeout_ms = Duration::from_millis(1000);
@@ -56,7 +49,7 @@ async fn answers_a_catalogue_bird_with_its_photo_and_credit() {
         .respond_with(ResponseTemplate::new(200).set_body_json(image_answer()))
         .mount(&bird_image)
         .await;
-    let app = start_bird(&bird_image.uri(), quick_shutdown()).await;
+    let app = start_bird(&bird_image.uri(), ShutdownSettings::IMMEDIATE).await;
 
     let bird = get_bird(&app.url("/")).await;
     let species = BIRDS
@@ -121,7 +114,7 @@ async fn a_failing_bird_image_gives_the_bird_in_disguise() {
             .respond_with(template)
             .mount(&bird_image)
             .await;
-        let app = start_bird(&bird_image.uri(), quick_shutdown()).await;
+        let app = start_bird(&bird_image.uri(), ShutdownSettings::IMMEDIATE).await;
 
         let started = Instant::now();
         let bird = get_bird(&app.url("/")).await;
@@ -148,7 +141,7 @@ async fn bird_image_down_gives_the_bird_in_disguise() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let app = start_bird(&url, quick_shutdown()).await;
+    let app = start_bird(&url, ShutdownSettings::IMMEDIATE).await;
     let started = Instant::now();
     let bird = get_bird(&app.url("/")).await;
     assert!(started.elapsed() < BOUND);
@@ -178,11 +171,11 @@ async fn the_request_id_travels_the_whole_path_and_comes_back() {
         .await;
     let image_config =
         bird_image::Config::for_tests(Url::parse(&unsplash.uri()).unwrap(), Some("k-123"));
-    let bird_image = TestServer::start("bird-image", quick_shutdown(), |lifecycle| {
+    let bird_image = TestServer::start("bird-image", ShutdownSettings::IMMEDIATE, |lifecycle| {
         bird_image::app(&image_config, lifecycle)
     })
     .await;
-    let app = start_bird(&bird_image.url(""), quick_shutdown()).await;
+    let app = start_bird(&bird_image.url(""), ShutdownSettings::IMMEDIATE).await;
 
     let response = reqwest::Client::new()
         .get(app.url("/"))
@@ -202,7 +195,7 @@ async fn the_request_id_travels_the_whole_path_and_comes_back() {
 
 #[tokio::test]
 async fn unknown_routes_and_methods_get_json_errors() {
-    let app = start_bird("http://127.0.0.1:9", quick_shutdown()).await;
+    let app = start_bird("http://127.0.0.1:9", ShutdownSettings::IMMEDIATE).await;
     let client = reqwest::Client::new();
     let response = client.get(app.url("/birds")).send().await.unwrap();
     assert_eq!(response.status(), 404);

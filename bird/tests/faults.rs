@@ -12,11 +12,10 @@ async fn start(bird_image: &str, timeout: Duration) -> TestServer {
     let mut config = Config::for_tests(Url::parse(bird_image).unwrap());
     config.bird_image_timeout_ms = timeout;
     config.bird_image_cache_ttl_secs = 0;
-    let settings = ShutdownSettings {
-        drain: Duration::ZERO,
-        timeout: Duration::from_secs(2),
-    };
-    TestServer::start("bird", settings, |lifecycle| bird::app(&config, lifecycle)).await
+    TestServer::start("bird", ShutdownSettings::IMMEDIATE, |lifecycle| {
+        bird::app(&config, lifecycle)
+    })
+    .await
 }
 
 #[tokio::test]

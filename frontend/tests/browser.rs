@@ -40,13 +40,6 @@ const SMALL_PHONE: (u32, u32) = (320, 568);
 /// Photos of birds at odd places in the catalogue are missing from the photo server.
 const MISSING: &str = "missing-";
 
-fn quick_shutdown() -> ShutdownSettings {
-    ShutdownSettings {
-        drain: Duration::ZERO,
-        timeout: Duration::from_secs(5),
-    }
-}
-
 fn artifacts() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/artifacts");
     std::fs::create_dir_all(&dir).expect("create tests/artifacts");
@@ -193,19 +186,23 @@ async fn start_stack(photos: SocketAddr) -> Stack {
         .await;
     let image_config =
         bird_image::Config::for_tests(Url::parse(&unsplash.uri()).unwrap(), Some("test-key"));
-    let bird_image = TestServer::start(bird_image::SERVICE, quick_shutdown(), |lifecycle| {
-        bird_image::app(&image_config, lifecycle)
-    })
+    let bird_image = TestServer::start(
+        bird_image::SERVICE,
+        ShutdownSettings::IMMEDIATE,
+        |lifecycle| bird_image::app(&image_config, lifecycle),
+    )
     .await;
     let bird_config = bird::Config::for_tests(Url::parse(&bird_image.url("")).unwrap());
-    let bird = TestServer::start(bird::SERVICE, quick_shutdown(), |lifecycle| {
+    let bird = TestServer::start(bird::SERVICE, ShutdownSettings::IMMEDIATE, |lifecycle| {
         bird::app(&bird_config, lifecycle)
     })
     .await;
     let frontend_config = frontend::Config::for_tests(Url::parse(&bird.url("")).unwrap());
-    let frontend = TestServer::start(frontend::SERVICE, quick_shutdown(), |lifecycle| {
-        frontend::app(&frontend_config, lifecycle)
-    })
+    let frontend = TestServer::start(
+        frontend::SERVICE,
+        ShutdownSettings::IMMEDIATE,
+        |lifecycle| frontend::app(&frontend_config, lifecycle),
+    )
     .await;
     Stack {
         _unsplash: unsplash,

@@ -12,11 +12,7 @@ use url::Url;
 async fn start(bird: &str, timeout: Duration) -> TestServer {
     let mut config = Config::for_tests(Url::parse(bird).unwrap());
     config.bird_api_timeout_ms = timeout;
-    let settings = ShutdownSettings {
-        drain: Duration::ZERO,
-        timeout: Duration::from_secs(2),
-    };
-    TestServer::start("frontend", settings, |lifecycle| {
+    TestServer::start("frontend", ShutdownSettings::IMMEDIATE, |lifecycle| {
         frontend::app(&config, lifecycle)
     })
     .await

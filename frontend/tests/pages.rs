@@ -15,17 +15,10 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const BOUND: Duration = Duration::from_secs(3);
 
-fn quick_shutdown() -> ShutdownSettings {
-    ShutdownSettings {
-        drain: Duration::ZERO,
-        timeout: Duration::from_secs(5),
-    }
-}
-
 async fn start_frontend(bird: &str) -> TestServer {
     let mut config = Config::for_tests(Url::parse(bird).unwrap());
     config.bird_api_timeout_ms = Duration::from_millis(400);
-    TestServer::start("frontend", quick_shutdown(), |lifecycle| {
+    TestServer::start("frontend", ShutdownSettings::IMMEDIATE, |lifecycle| {
         frontend::app(&config, lifecycle)
     })
     .await

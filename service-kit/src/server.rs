@@ -27,6 +27,14 @@ pub struct ShutdownSettings {
     pub timeout: Duration,
 }
 
+impl ShutdownSettings {
+    /// No drain and a short wait: for tests and tools that stop a server they started.
+    pub const IMMEDIATE: Self = Self {
+        drain: Duration::ZERO,
+        timeout: Duration::from_secs(5),
+    };
+}
+
 /// Binds `addr`, naming the service and address in the error.
 pub async fn bind(service: &str, addr: SocketAddr) -> io::Result<TcpListener> {
     TcpListener::bind(addr).await.map_err(|err| {

@@ -15,13 +15,6 @@ const KEY: &str = "leak-canary-5f3a9c0e7d1b";
 const DEFAULT_IMAGE: &str =
     "https://www.pokemonmillennium.net/wp-content/uploads/2015/11/missingno.png";
 
-fn settings() -> ShutdownSettings {
-    ShutdownSettings {
-        drain: Duration::ZERO,
-        timeout: Duration::from_secs(5),
-    }
-}
-
 struct Stack {
     bird_image: TestServer,
     bird: TestServer,
@@ -31,17 +24,17 @@ struct Stack {
 /// bird-image -> bird -> frontend, each with its production default budgets.
 async fn start_stack(unsplash: &str, key: Option<&str>) -> Stack {
     let image_config = bird_image::Config::for_tests(Url::parse(unsplash).unwrap(), key);
-    let bird_image = TestServer::start("bird-image", settings(), |lifecycle| {
+    let bird_image = TestServer::start("bird-image", ShutdownSettings::IMMEDIATE, |lifecycle| {
         bird_image::app(&image_config, lifecycle)
     })
     .await;
     let bird_config = bird::Config::for_tests(Url::parse(&bird_image.url("")).unwrap());
-    let bird = TestServer::start("bird", settings(), |lifecycle| {
+    let bird = TestServer::start("bird", ShutdownSettings::IMMEDIATE, |lifecycle| {
         bird::app(&bird_config, lifecycle)
     })
     .await;
     let frontend_config = frontend::Config::for_tests(Url::parse(&bird.url("")).unwrap());
-    let frontend = TestServer::start("frontend", settings(), |lifecycle| {
+    let frontend = TestServer::start("frontend", ShutdownSettings::IMMEDIATE, |lifecycle| {
         frontend::app(&frontend_config, lifecycle)
     })
     .await;
