@@ -141,6 +141,33 @@ pub async fn termination_signal() {
     }
 }
 
+/// Builds the app with a fresh [`Lifecycle`] and binds `addr`. The returned future serves until
+/// SIGTERM or SIGINT and then shuts down; binaries that host several services spawn one each.
+pub async fn start(
+    service: &'static str,
+    addr: SocketAddr,
+    args: &ServerArgs,
+    build: impl FnOnce(Lifecycle) -> Result<Router, String>,
+) -> Result<impl Future<Output = Result<(), String>> + Send + 'static, String> {
+    let lifecycle = Lifecycle::new();
+    let app = build(lifecycle.clone())?;
+    let listener = bind(service, addr).await.map_err(|e| e.to_string())?;
+    tracing::info!(service, %addr, version = env!("CARGO_PKG_VERSION"), "listening");
+    let shutdown = args.shutdown();
+    Ok(async move {
+        serve(
+            service,
+            listener,
+            app,
+            lifecycle,
+            shutdown,
+            termination_signal(),
+        )
+        .await
+        .map_err(|e| e.to_string())
+    })
+}
+
 /// Everything a service's `main` does after parsing its configuration: answer the
 /// `healthcheck` subcommand, or start logging, build the app, listen and serve until a signal.
 pub async fn run(
@@ -155,23 +182,7 @@ pub async fn run(
     }
     crate::telemetry::init(service, args.log_format);
 
-    let lifecycle = Lifecycle::new();
-    let result = async {
-        let app = build(lifecycle.clone())?;
-        let listener = bind(service, addr).await.map_err(|e| e.to_string())?;
-        tracing::info!(service, %addr, version = env!("CARGO_PKG_VERSION"), "listening");
-        serve(
-            service,
-            listener,
-            app,
-            lifecycle,
-            args.shutdown(),
-            termination_signal(),
-        )
-        .await
-        .map_err(|e| e.to_string())
-    }
-    .await;
+    let result = async { start(service, addr, args, build).await?.await }.await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(reason) => {
