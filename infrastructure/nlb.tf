@@ -102,13 +102,3 @@ resource "aws_autoscaling_attachment" "frontend" {
 
   #checkov:skip=CKV2_AWS_15:EKS owns these Auto Scaling groups' health checks; the target health reflects the frontend pods behind the NodePort, not the node, so ELB health checks would replace healthy nodes.
 }
-
-moved {
-  from = aws_autoscaling_attachment.frontend
-  to   = aws_autoscaling_attachment.frontend["on-demand"]
-}
-
-moved {
-  from = aws_autoscaling_attachment.frontend_spot[0]
-  to   = aws_autoscaling_attachment.frontend["spot"]
-}

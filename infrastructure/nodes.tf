@@ -125,14 +125,3 @@ resource "aws_eks_node_group" "nodes" {
     aws_eks_addon.vpc_cni, # nodes become Ready only once the CNI runs
   ]
 }
-
-# The groups were once two resources: keep existing state without replacing any node.
-moved {
-  from = aws_eks_node_group.on_demand
-  to   = aws_eks_node_group.nodes["on-demand"]
-}
-
-moved {
-  from = aws_eks_node_group.spot[0]
-  to   = aws_eks_node_group.nodes["spot"]
-}
