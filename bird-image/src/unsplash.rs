@@ -1,6 +1,7 @@
 //! The Unsplash search call and what is kept of its answer.
 
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 use service_kit::RequestId;
 use service_kit::http_client::{UpstreamClient, UpstreamError};
@@ -73,7 +74,7 @@ impl Unsplash {
         headers.insert("accept-version", HeaderValue::from_static("v1"));
         headers.insert(service_kit::request_id::HEADER, request_id.0.clone());
 
-        let answer: SearchAnswer = self.client.get_json(url, headers).await?;
+        let answer: SearchAnswer = self.client.get_json(&url, headers).await?;
         let first = answer
             .results
             .into_iter()

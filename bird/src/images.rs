@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use moka::future::Cache;
-use reqwest::header::HeaderMap;
+use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use service_kit::RequestId;
 use service_kit::config::is_web_url;
@@ -89,7 +89,7 @@ impl BirdImage {
         headers.insert(service_kit::request_id::HEADER, request_id.0.clone());
         let image: Image = self
             .client
-            .get_json(url, headers)
+            .get_json(&url, headers)
             .await
             .map_err(ImageError::Upstream)?;
         if !is_web_url(&image.url) {

@@ -1,6 +1,6 @@
 //! The call to bird's `GET /`, and the checks its answer must pass before it reaches a page.
 
-use reqwest::header::HeaderMap;
+use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use service_kit::RequestId;
 use service_kit::config::is_web_url;
@@ -58,7 +58,7 @@ impl BirdApi {
         headers.insert(service_kit::request_id::HEADER, request_id.0.clone());
         let result = self
             .client
-            .get_json::<Bird>(self.endpoint.clone(), headers)
+            .get_json::<Bird>(&self.endpoint, headers)
             .await
             .map_err(BirdError::Upstream)
             .and_then(|bird| {

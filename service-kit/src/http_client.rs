@@ -2,11 +2,19 @@
 //! connections, connect and total timeouts, a cap on calls in flight, a cap on the body size,
 //! and metrics by outcome. Errors are worded for people (they end up in a bird's description).
 
+use std::error::Error as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use reqwest::header::HeaderMap;
+use axum::http::header::USER_AGENT;
+use axum::http::{HeaderMap, HeaderValue, Request, Uri};
+use bytes::Bytes;
+use hyper::body::Body as _;
+use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 use url::Url;
@@ -16,6 +24,9 @@ use crate::metrics::{Registry, UpstreamMetrics};
 /// Idle pooled connections are dropped before the server side's idle limit
 /// ([`crate::server::HEADER_READ_TIMEOUT`]), so a request never races a closing connection.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+
+const USER_AGENT_VALUE: HeaderValue =
+    HeaderValue::from_static(concat!("bird-stack/", env!("CARGO_PKG_VERSION")));
 
 #[derive(Clone, Debug)]
 pub struct UpstreamSettings {
@@ -73,29 +84,35 @@ impl UpstreamError {
     }
 }
 
+/// hyper's pooled client with nothing on top: no redirects, retries or decompression to pay
+/// for on every call (upstreams are named by configuration and answer small JSON), and one
+/// deadline, ours, instead of a timer per layer.
 #[derive(Clone, Debug)]
 pub struct UpstreamClient {
     settings: UpstreamSettings,
-    client: reqwest::Client,
+    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
     in_flight: Arc<Semaphore>,
     metrics: UpstreamMetrics,
 }
 
 impl UpstreamClient {
-    pub fn new(
-        settings: UpstreamSettings,
-        registry: &mut Registry,
-    ) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("bird-stack/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.timeout)
+    pub fn new(settings: UpstreamSettings, registry: &mut Registry) -> Result<Self, String> {
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(settings.connect_timeout));
+        http.set_nodelay(true);
+        // The TLS layer below decides between http and https.
+        http.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+            .map_err(|err| format!("cannot set up TLS: {err}"))?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .pool_max_idle_per_host(128)
-            .tcp_nodelay(true)
-            // Upstreams are named by configuration; never follow them elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+            .pool_timer(TokioTimer::new())
+            .build(connector);
         Ok(Self {
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
             metrics: UpstreamMetrics::register(registry),
@@ -111,7 +128,7 @@ impl UpstreamClient {
     /// `GET url` and decode the JSON body as `T`.
     pub async fn get_json<T: DeserializeOwned>(
         &self,
-        url: Url,
+        url: &Url,
         headers: HeaderMap,
     ) -> Result<T, UpstreamError> {
         let started = Instant::now();
@@ -129,8 +146,16 @@ impl UpstreamClient {
         result
     }
 
-    async fn get_bytes(&self, url: Url, headers: HeaderMap) -> Result<Bytes, UpstreamError> {
+    async fn get_bytes(&self, url: &Url, headers: HeaderMap) -> Result<Bytes, UpstreamError> {
         let name = self.settings.name;
+        // The url crate writes valid URIs; should one ever not be, there is nothing to reach.
+        let uri = Uri::try_from(url.as_str()).map_err(|_| UpstreamError::Unreachable(name))?;
+        let mut request = Request::get(uri)
+            .body(Empty::new())
+            .map_err(|_| UpstreamError::Unreachable(name))?;
+        *request.headers_mut() = headers;
+        request.headers_mut().insert(USER_AGENT, USER_AGENT_VALUE);
+
         // Waiting for a free slot counts against the call's budget, so a caller never waits
         // longer than the timeout in all.
         let deadline = tokio::time::Instant::now() + self.settings.timeout;
@@ -139,44 +164,41 @@ impl UpstreamClient {
             .map_err(|_| UpstreamError::Saturated(name))?
             .map_err(|_| UpstreamError::Saturated(name))?;
         let _in_flight = self.metrics.start_call(name);
-        let mut response = self
-            .client
-            .get(url)
-            .headers(headers)
-            .timeout(deadline.saturating_duration_since(tokio::time::Instant::now()))
-            .send()
+        tokio::time::timeout_at(deadline, self.exchange(request))
             .await
-            .map_err(|err| classify(name, &err))?;
+            .map_err(|_| UpstreamError::Timeout(name))?
+    }
+
+    async fn exchange(&self, request: Request<Empty<Bytes>>) -> Result<Bytes, UpstreamError> {
+        let name = self.settings.name;
+        let response = self.client.request(request).await.map_err(|err| {
+            if err.is_connect() {
+                UpstreamError::Unreachable(name)
+            } else if err
+                .source()
+                .and_then(|source| source.downcast_ref::<hyper::Error>())
+                .is_some_and(hyper::Error::is_parse)
+            {
+                UpstreamError::Malformed(name)
+            } else {
+                UpstreamError::Unreachable(name)
+            }
+        })?;
         let status = response.status();
         if !status.is_success() {
             return Err(UpstreamError::Status(name, status.as_u16()));
         }
         let cap = self.settings.max_body_bytes;
-        if response
-            .content_length()
-            .is_some_and(|len| len > cap as u64)
-        {
+        // A declared length over the cap is refused before reading a byte.
+        if response.body().size_hint().lower() > cap as u64 {
             return Err(UpstreamError::TooLarge(name));
         }
-        let mut body = BytesMut::new();
-        while let Some(chunk) = response.chunk().await.map_err(|err| classify(name, &err))? {
-            if body.len() + chunk.len() > cap {
-                return Err(UpstreamError::TooLarge(name));
-            }
-            body.extend_from_slice(&chunk);
+        let body = Limited::new(response.into_body(), cap);
+        match body.collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(err) if err.is::<LengthLimitError>() => Err(UpstreamError::TooLarge(name)),
+            // Cut off or garbled mid-body: what arrived cannot be used.
+            Err(_) => Err(UpstreamError::Malformed(name)),
         }
-        Ok(body.freeze())
-    }
-}
-
-fn classify(name: &'static str, err: &reqwest::Error) -> UpstreamError {
-    if err.is_timeout() {
-        UpstreamError::Timeout(name)
-    } else if err.is_connect() {
-        UpstreamError::Unreachable(name)
-    } else if err.is_decode() || err.is_body() {
-        UpstreamError::Malformed(name)
-    } else {
-        UpstreamError::Unreachable(name)
     }
 }

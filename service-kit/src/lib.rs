@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod request_id;
 pub mod server;
 pub mod telemetry;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use app::{AppParts, finish};
