@@ -2,6 +2,8 @@
 //! served under names that carry a hash of their content. A changed file gets a new URL, so
 //! every URL can be cached for a year; nothing is ever read from the filesystem.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -60,7 +62,7 @@ impl Assets {
 
 /// `GET /static/{file}`: an exact name from the table above, or 404. The name is compared,
 /// never joined to a path, so `..` and encoded slashes have nothing to reach.
-pub async fn serve(State(state): State<AppState>, Path(file_name): Path<String>) -> Response {
+pub async fn serve(State(state): State<Arc<AppState>>, Path(file_name): Path<String>) -> Response {
     match state.assets.find(&file_name) {
         Some(asset) => (
             [

@@ -8,8 +8,6 @@ pub mod page;
 pub mod routes;
 pub mod security;
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::middleware;
 use service_kit::http_client::{UpstreamClient, UpstreamSettings};
@@ -34,8 +32,9 @@ pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
     .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
     let state = AppState {
         birds: BirdApi::new(client, config.bird_api_url.clone()),
-        assets: Arc::new(Assets::embedded()),
-        utm_source: Arc::from(config.unsplash_app_name.as_str()),
+        assets: Assets::embedded(),
+        unsplash_href: page::unsplash_href(&config.unsplash_app_name),
+        utm_source: config.unsplash_app_name.clone(),
     };
     let app = service_kit::finish(
         routes::router(state),

@@ -1,5 +1,7 @@
 //! The HTML pages, rendered with askama (which escapes every value it inserts).
 
+use std::sync::Arc;
+
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -18,6 +20,12 @@ use crate::routes::{AppState, NO_STORE};
 pub const PAGE_CACHE: HeaderValue = HeaderValue::from_static("public, max-age=0, s-maxage=30");
 
 const UNSPLASH_HOME: &str = "https://unsplash.com/";
+
+/// The credit's link to Unsplash's home page, with the referral parameters.
+pub fn unsplash_href(utm_source: &str) -> String {
+    let home = Url::parse(UNSPLASH_HOME).expect("a valid constant URL");
+    with_utm(home, utm_source).into()
+}
 
 #[derive(Template)]
 #[template(path = "index.html")]
@@ -55,12 +63,12 @@ struct MessagePage<'a> {
 /// `GET /`: the bird, or (when bird is down or answers nonsense) the page in its error state
 /// with `502`. The error page is still a full, working page: its "Try again" is a link and,
 /// with the script, a fetch. `502` keeps the failure visible to monitoring and out of caches.
-pub async fn index(State(state): State<AppState>, request_id: RequestId) -> Response {
+pub async fn index(State(state): State<Arc<AppState>>, request_id: RequestId) -> Response {
     let (status, cache, bird) = match state.birds.random(&request_id).await {
         Ok(bird) => (
             StatusCode::OK,
             PAGE_CACHE,
-            Some(BirdView::new(bird, &state.utm_source)),
+            Some(BirdView::new(bird, &state)),
         ),
         Err(_) => (StatusCode::BAD_GATEWAY, NO_STORE, None),
     };
@@ -110,12 +118,10 @@ fn html(status: StatusCode, cache: HeaderValue, rendered: askama::Result<String>
 }
 
 impl BirdView {
-    fn new(bird: Bird, utm_source: &str) -> Self {
+    fn new(bird: Bird, state: &AppState) -> Self {
         Self {
             alt: photo_alt(&bird.name),
-            credit: bird
-                .credit
-                .map(|credit| CreditView::new(credit, utm_source)),
+            credit: bird.credit.map(|credit| CreditView::new(credit, state)),
             image: bird.image.into(),
             name: bird.name,
             description: bird.description,
@@ -124,11 +130,10 @@ impl BirdView {
 }
 
 impl CreditView {
-    fn new(credit: Credit, utm_source: &str) -> Self {
-        let unsplash = Url::parse(UNSPLASH_HOME).expect("a valid constant URL");
+    fn new(credit: Credit, state: &AppState) -> Self {
         Self {
-            profile_href: with_utm(credit.profile_url, utm_source).into(),
-            unsplash_href: with_utm(unsplash, utm_source).into(),
+            profile_href: with_utm(credit.profile_url, &state.utm_source).into(),
+            unsplash_href: state.unsplash_href.clone(),
             name: credit.name,
         }
     }
@@ -175,9 +180,8 @@ mod tests {
             with_utm(profile, "bird_explorer").as_str(),
             "https://unsplash.com/@ada?x=1&utm_source=bird_explorer&utm_medium=referral"
         );
-        let home = Url::parse(UNSPLASH_HOME).unwrap();
         assert_eq!(
-            with_utm(home, "app").as_str(),
+            unsplash_href("app"),
             "https://unsplash.com/?utm_source=app&utm_medium=referral"
         );
     }

@@ -17,12 +17,13 @@ use crate::page;
 /// Every answer of `/api/bird` is a new random bird; no cache may replay one.
 pub const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
-#[derive(Clone)]
 pub struct AppState {
     pub birds: BirdApi,
-    pub assets: Arc<Assets>,
+    pub assets: Assets,
     /// `utm_source` of the Unsplash credit links.
-    pub utm_source: Arc<str>,
+    pub utm_source: String,
+    /// The credit's link to Unsplash itself, the same on every page.
+    pub unsplash_href: String,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -32,11 +33,11 @@ pub fn router(state: AppState) -> Router {
         .route("/static/{file}", get(assets::serve))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+        .with_state(Arc::new(state))
 }
 
 /// `GET /api/bird`: bird's answer, checked and passed on; `502` with a JSON error otherwise.
-async fn api_bird(State(state): State<AppState>, request_id: RequestId) -> Response {
+async fn api_bird(State(state): State<Arc<AppState>>, request_id: RequestId) -> Response {
     let mut response = match state.birds.random(&request_id).await {
         Ok(bird) => Json(bird).into_response(),
         Err(reason) => {
@@ -53,7 +54,7 @@ fn is_api(uri: &Uri) -> bool {
     uri.path() == "/api" || uri.path().starts_with("/api/")
 }
 
-async fn not_found(State(state): State<AppState>, uri: Uri) -> Response {
+async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
     if is_api(&uri) {
         error::not_found().await
     } else {
@@ -61,7 +62,7 @@ async fn not_found(State(state): State<AppState>, uri: Uri) -> Response {
     }
 }
 
-async fn method_not_allowed(State(state): State<AppState>, uri: Uri) -> Response {
+async fn method_not_allowed(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
     if is_api(&uri) {
         error::method_not_allowed().await
     } else {
