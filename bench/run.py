@@ -22,6 +22,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import statistics
 import sys
 import tempfile
 import threading
@@ -327,6 +328,7 @@ class Row:
     p99_ms: float
     errors: int
     rps_runs: list[float]
+    p99_runs: list[float]
     cpu_percent: dict[str, float]
 
     @property
@@ -347,7 +349,7 @@ def wrk(url: str, seconds: float, connections: int, threads: int) -> WrkResult:
 def measure(
     services: dict[str, Service], server: str, path: str, args: argparse.Namespace
 ) -> Row:
-    """`args.repeat` wrk runs of one endpoint; the run with the median throughput is reported."""
+    """`args.repeat` wrk runs of one endpoint, summarised by [`summarise`]."""
     url = f"http://127.0.0.1:{services[server].port}{path}"
     runs: list[tuple[WrkResult, dict[str, float]]] = []
     for _ in range(args.repeat):
@@ -359,17 +361,24 @@ def measure(
         }
         runs.append((result, cpu))
         time.sleep(args.pause)
-    runs.sort(key=lambda run: run[0].rps)
-    median, cpu = runs[len(runs) // 2]
+    return summarise(server, path, runs)
+
+
+def summarise(server: str, path: str, runs: list[tuple[WrkResult, dict[str, float]]]) -> Row:
+    """Each figure is the median over the runs, taken on its own: one run disturbed by a busy
+    neighbour moves none of them. CPU shares are those of the run with the median throughput."""
+    by_rps = sorted(runs, key=lambda run: run[0].rps)
+    results = [result for result, _ in runs]
     return Row(
         server=server,
         path=path,
-        rps=median.rps,
-        p50_ms=median.p50_ms,
-        p99_ms=median.p99_ms,
-        errors=sum(r.non_2xx + r.socket_errors for r, _ in runs),
-        rps_runs=[r.rps for r, _ in runs],
-        cpu_percent=cpu,
+        rps=statistics.median(r.rps for r in results),
+        p50_ms=statistics.median(r.p50_ms for r in results),
+        p99_ms=statistics.median(r.p99_ms for r in results),
+        errors=sum(r.non_2xx + r.socket_errors for r in results),
+        rps_runs=[r.rps for r in results],
+        p99_runs=[r.p99_ms for r in results],
+        cpu_percent=by_rps[len(by_rps) // 2][1],
     )
 
 
