@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use moka::future::Cache;
 use axum::http::HeaderMap;
+use moka::future::Cache;
 use serde::{Deserialize, Serialize};
 use service_kit::RequestId;
 use service_kit::config::is_web_url;
