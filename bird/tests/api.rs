@@ -152,6 +152,72 @@ async fn bird_image_down_gives_the_bird_in_disguise() {
     );
 }
 
+/// With the cache on (bird's default), bird asks bird-image once per bird per TTL however many
+/// requests come; a failed answer is not kept, so a recovered bird-image is seen at once.
+#[tokio::test]
+async fn photos_are_reused_for_the_cache_ttl_and_failures_are_not_kept() {
+    let bird_image = MockServer::start().await;
+    let mut config = Config::for_tests(Url::parse(&bird_image.uri()).unwrap());
+    config.bird_image_cache_ttl_secs = 1;
+    let app = TestServer::start("bird", ShutdownSettings::IMMEDIATE, |lifecycle| {
+        bird::app(&config, lifecycle)
+    })
+    .await;
+    let asked_names = || async {
+        let requests = bird_image.received_requests().await.unwrap();
+        requests
+            .iter()
+            .map(|r| {
+                r.url
+                    .query_pairs()
+                    .find(|(k, _)| k == "birdName")
+                    .unwrap()
+                    .1
+                    .into_owned()
+            })
+            .collect::<Vec<_>>()
+    };
+
+    let failing = Mock::given(path("/v1/image"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount_as_scoped(&bird_image)
+        .await;
+    for _ in 0..3 {
+        assert_eq!(get_bird(&app.url("/")).await["name"], "Bird in disguise");
+    }
+    assert_eq!(asked_names().await.len(), 3, "failures are asked again");
+    drop(failing);
+    bird_image.reset().await;
+
+    Mock::given(path("/v1/image"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(image_answer()))
+        .mount(&bird_image)
+        .await;
+    let mut shown = std::collections::BTreeSet::new();
+    for _ in 0..60 {
+        let bird = get_bird(&app.url("/")).await;
+        assert_ne!(bird["name"], "Bird in disguise", "recovery is seen at once");
+        shown.insert(bird["name"].as_str().unwrap().to_owned());
+    }
+    let mut asked = asked_names().await;
+    asked.sort();
+    assert_eq!(
+        asked,
+        shown.iter().cloned().collect::<Vec<_>>(),
+        "one call per bird shown, not one per request"
+    );
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let again = get_bird(&app.url("/")).await;
+    let asked = asked_names().await;
+    assert_eq!(
+        asked.len(),
+        shown.len() + 1,
+        "an expired photo is asked for again"
+    );
+    assert_eq!(asked.last().map(String::as_str), again["name"].as_str());
+}
+
 /// The id a client sends reaches bird-image and Unsplash, and comes back to the client.
 #[tokio::test]
 async fn the_request_id_travels_the_whole_path_and_comes_back() {
