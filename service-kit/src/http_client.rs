@@ -171,19 +171,11 @@ impl UpstreamClient {
 
     async fn exchange(&self, request: Request<Empty<Bytes>>) -> Result<Bytes, UpstreamError> {
         let name = self.settings.name;
-        let response = self.client.request(request).await.map_err(|err| {
-            if err.is_connect() {
-                UpstreamError::Unreachable(name)
-            } else if err
-                .source()
-                .and_then(|source| source.downcast_ref::<hyper::Error>())
-                .is_some_and(hyper::Error::is_parse)
-            {
-                UpstreamError::Malformed(name)
-            } else {
-                UpstreamError::Unreachable(name)
-            }
-        })?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|err| request_error(name, &err))?;
         let status = response.status();
         if !status.is_success() {
             return Err(UpstreamError::Status(name, status.as_u16()));
@@ -200,5 +192,19 @@ impl UpstreamClient {
             // Cut off or garbled mid-body: what arrived cannot be used.
             Err(_) => Err(UpstreamError::Malformed(name)),
         }
+    }
+}
+
+/// An answer that is not HTTP could not be understood; anything else kept us from the upstream
+/// (refused, reset, closed before answering).
+fn request_error(name: &'static str, err: &hyper_util::client::legacy::Error) -> UpstreamError {
+    let not_http = err
+        .source()
+        .and_then(|source| source.downcast_ref::<hyper::Error>())
+        .is_some_and(hyper::Error::is_parse);
+    if not_http && !err.is_connect() {
+        UpstreamError::Malformed(name)
+    } else {
+        UpstreamError::Unreachable(name)
     }
 }
