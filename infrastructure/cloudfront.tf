@@ -1,5 +1,6 @@
 # CloudFront in front of the NLB: HTTPS for viewers, pages and assets cached for
-# page_cache_ttl_seconds, /api/* never cached, standard logs to the access-logs bucket.
+# page_cache_ttl_seconds, /api/* never cached, /metrics answered 404 at the edge, standard logs
+# to the access-logs bucket.
 
 locals {
   primary_origin_id   = "frontend-nlb-${var.aws_region}"
@@ -111,6 +112,16 @@ resource "aws_cloudfront_response_headers_policy" "security" {
   }
 }
 
+# /metrics is for Prometheus inside the cluster; viewers get 404 at the edge and the request
+# never reaches the origin. The probes stay public: they say no more than "up".
+resource "aws_cloudfront_function" "not_found" {
+  name    = "${local.global_name}-not-found"
+  runtime = "cloudfront-js-2.0"
+  comment = "Answers 404 for paths that are not for viewers"
+  publish = true
+  code    = file("${path.module}/functions/not-found.js")
+}
+
 resource "aws_cloudfront_distribution" "main" {
   enabled         = true
   comment         = "${var.project_name} ${var.environment} frontend"
@@ -176,6 +187,21 @@ resource "aws_cloudfront_distribution" "main" {
     cache_policy_id            = local.caching_disabled_policy_id
     origin_request_policy_id   = aws_cloudfront_origin_request_policy.api.id
     response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
+  }
+
+  ordered_cache_behavior {
+    path_pattern               = "/metrics"
+    target_origin_id           = local.behaviour_target
+    viewer_protocol_policy     = "redirect-to-https"
+    allowed_methods            = ["GET", "HEAD"]
+    cached_methods             = ["GET", "HEAD"]
+    cache_policy_id            = local.caching_disabled_policy_id
+    response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
+
+    function_association {
+      event_type   = "viewer-request"
+      function_arn = aws_cloudfront_function.not_found.arn
+    }
   }
 
   logging_config {

@@ -36,6 +36,12 @@ override_resource {
   values          = { id = "api-origin-request-policy-id" }
 }
 
+override_resource {
+  target          = aws_cloudfront_function.not_found
+  override_during = plan
+  values          = { arn = "arn:aws:cloudfront::123456789012:function/bird-api-cluster-us-east-1-not-found" }
+}
+
 run "nlb_cloudfront_and_logs_bucket_follow_the_spec" {
   command = plan
 
@@ -97,8 +103,8 @@ run "nlb_cloudfront_and_logs_bucket_follow_the_spec" {
     error_message = "The default behaviour must use the 5-minute policy and redirect HTTP to HTTPS."
   }
   assert {
-    condition     = [for b in aws_cloudfront_distribution.main.ordered_cache_behavior : b.path_pattern] == ["/api/*"]
-    error_message = "There must be exactly one extra behaviour, for /api/*."
+    condition     = [for b in aws_cloudfront_distribution.main.ordered_cache_behavior : b.path_pattern] == ["/api/*", "/metrics"]
+    error_message = "There must be exactly two extra behaviours, for /api/* and /metrics."
   }
   assert {
     condition = (
@@ -107,6 +113,24 @@ run "nlb_cloudfront_and_logs_bucket_follow_the_spec" {
       aws_cloudfront_distribution.main.ordered_cache_behavior[0].viewer_protocol_policy == "redirect-to-https"
     )
     error_message = "/api/* must use the managed CachingDisabled policy, forward through the API origin request policy and redirect to HTTPS."
+  }
+  assert {
+    condition = (
+      length(aws_cloudfront_distribution.main.ordered_cache_behavior[1].function_association) == 1 &&
+      one(aws_cloudfront_distribution.main.ordered_cache_behavior[1].function_association).event_type == "viewer-request" &&
+      one(aws_cloudfront_distribution.main.ordered_cache_behavior[1].function_association).function_arn == "arn:aws:cloudfront::123456789012:function/bird-api-cluster-us-east-1-not-found" &&
+      length(aws_cloudfront_distribution.main.ordered_cache_behavior[0].function_association) == 0 &&
+      length(aws_cloudfront_distribution.main.default_cache_behavior[0].function_association) == 0
+    )
+    error_message = "Only /metrics must run the not-found function, on viewer requests (before the cache and the origin)."
+  }
+  assert {
+    condition = (
+      aws_cloudfront_function.not_found.runtime == "cloudfront-js-2.0" &&
+      aws_cloudfront_function.not_found.publish &&
+      strcontains(aws_cloudfront_function.not_found.code, "statusCode: 404")
+    )
+    error_message = "The not-found function must be published and answer 404 itself."
   }
   assert {
     condition = (

@@ -250,9 +250,9 @@ run "cloudfront_fails_over_to_a_second_region" {
   assert {
     condition = (
       aws_cloudfront_distribution.main.default_cache_behavior[0].target_origin_id == "frontend-failover" &&
-      aws_cloudfront_distribution.main.ordered_cache_behavior[0].target_origin_id == "frontend-failover"
+      alltrue([for b in aws_cloudfront_distribution.main.ordered_cache_behavior : b.target_origin_id == "frontend-failover"])
     )
-    error_message = "Both behaviours must target the origin group."
+    error_message = "Every behaviour must target the origin group."
   }
   assert {
     condition     = one([for o in aws_cloudfront_distribution.main.origin : o.connection_attempts * o.connection_timeout if o.origin_id == "frontend-nlb-us-east-1"]) == 10
