@@ -13,12 +13,17 @@ use crate::routes::{AppState, html_not_found};
 /// Browsers and CloudFront may keep an asset forever: its URL changes with its content.
 const CACHE_FOREVER: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
 
+/// An asset asked for under another release's hash must be asked again next time.
+const REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
+
 const CSS: &[u8] = include_bytes!("../static/app.css");
 const JS: &[u8] = include_bytes!("../static/app.js");
 const PLACEHOLDER: &[u8] = include_bytes!("../static/placeholder.svg");
 
 pub struct Asset {
-    /// `app.<hash>.css`: the only name this asset answers to.
+    stem: &'static str,
+    extension: &'static str,
+    /// `app.<hash>.css`: the name under which this asset may be cached forever.
     file_name: String,
     /// `/static/app.<hash>.css`, for the page.
     pub url: String,
@@ -27,10 +32,17 @@ pub struct Asset {
 }
 
 impl Asset {
-    fn new(stem: &str, extension: &str, content_type: &'static str, body: &'static [u8]) -> Self {
+    fn new(
+        stem: &'static str,
+        extension: &'static str,
+        content_type: &'static str,
+        body: &'static [u8],
+    ) -> Self {
         let file_name = format!("{stem}.{:016x}.{extension}", fnv1a(body));
         Self {
             url: format!("/static/{file_name}"),
+            stem,
+            extension,
             file_name,
             content_type,
             body,
@@ -53,24 +65,37 @@ impl Assets {
         }
     }
 
-    fn find(&self, file_name: &str) -> Option<&Asset> {
-        [&self.css, &self.js, &self.placeholder]
+    /// The asset a name asks for, and how long it may be kept: forever under its own hash;
+    /// not without asking again under another hash of the same file. During a rolling deploy
+    /// that is a page of the other release asking this pod, and this release's stylesheet
+    /// beats an unstyled page.
+    fn find(&self, file_name: &str) -> Option<(&Asset, HeaderValue)> {
+        let assets = [&self.css, &self.js, &self.placeholder];
+        if let Some(asset) = assets.iter().find(|asset| asset.file_name == file_name) {
+            return Some((asset, CACHE_FOREVER));
+        }
+        let (stem, rest) = file_name.split_once('.')?;
+        let (hash, extension) = rest.split_once('.')?;
+        let is_hash =
+            hash.len() == 16 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        assets
             .into_iter()
-            .find(|asset| asset.file_name == file_name)
+            .find(|asset| is_hash && asset.stem == stem && asset.extension == extension)
+            .map(|asset| (asset, REVALIDATE))
     }
 }
 
-/// `GET /static/{file}`: an exact name from the table above, or 404. The name is compared,
-/// never joined to a path, so `..` and encoded slashes have nothing to reach.
+/// `GET /static/{file}`: a name from the table above, or 404. The name is compared, never
+/// joined to a path, so `..` and encoded slashes have nothing to reach.
 pub async fn serve(State(state): State<Arc<AppState>>, Path(file_name): Path<String>) -> Response {
     match state.assets.find(&file_name) {
-        Some(asset) => (
+        Some((asset, cache)) => (
             [
                 (
                     header::CONTENT_TYPE,
                     HeaderValue::from_static(asset.content_type),
                 ),
-                (header::CACHE_CONTROL, CACHE_FOREVER),
+                (header::CACHE_CONTROL, cache),
             ],
             asset.body,
         )
@@ -106,7 +131,10 @@ mod tests {
     fn asset_names_carry_the_content_hash() {
         let assets = Assets::embedded();
         assert_eq!(assets.js.url, format!("/static/app.{:016x}.js", fnv1a(JS)));
-        assert!(assets.find(&assets.css.file_name).is_some());
+        assert_eq!(
+            assets.find(&assets.css.file_name).map(|(_, cache)| cache),
+            Some(CACHE_FOREVER)
+        );
         assert!(assets.find("app.css").is_none());
         assert!(assets.find("../Cargo.toml").is_none());
     }

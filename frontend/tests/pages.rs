@@ -425,10 +425,20 @@ async fn assets_are_embedded_hashed_and_cached_for_a_year() {
             std::fs::read(format!("{}/static/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
         assert_eq!(response.bytes().await.unwrap(), on_disk, "{url}");
 
-        // Only the hashed name answers; an old or made-up hash is not this file.
+        // Another release's hash (a rolling deploy mixes pages and pods) gets this file, to
+        // be asked for again; a name without a hash, or with something else there, gets 404.
+        let other_release = format!("/static/{stem}.0123456789abcdef.{extension}");
+        let response = get(app.url(&other_release)).await;
+        assert_eq!(response.status(), 200, "{other_release}");
+        assert_eq!(header_of(&response, "content-type"), content_type);
+        assert_eq!(header_of(&response, "cache-control"), "no-cache");
+        assert_eq!(response.bytes().await.unwrap(), on_disk, "{other_release}");
         for wrong in [
             format!("/static/{file}"),
-            format!("/static/{stem}.0000000000000000.{extension}"),
+            format!("/static/{stem}.0123456789ABCDEF.{extension}"),
+            format!("/static/{stem}.0123.{extension}"),
+            format!("/static/other.0123456789abcdef.{extension}"),
+            format!("/static/{stem}.0123456789abcdef.txt"),
         ] {
             let response = get(app.url(&wrong)).await;
             assert_eq!(response.status(), 404, "{wrong}");
