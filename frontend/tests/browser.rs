@@ -8,7 +8,6 @@
 use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -23,11 +22,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde::Deserialize;
 use serde_json::json;
 use service_kit::server::ShutdownSettings;
-use service_kit::testing::TestServer;
+use service_kit::testing::{TestServer, self_signed_tls};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls::ServerConfig;
-use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio_rustls::server::TlsStream;
 use url::Url;
 use wiremock::matchers::{method, path};
@@ -77,23 +74,11 @@ impl axum::serve::Listener for TlsListener {
 }
 
 async fn start_photo_server() -> SocketAddr {
-    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])
-        .expect("a self-signed certificate");
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        certified.signing_key.serialize_der(),
-    ));
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let tls = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![certified.cert.der().clone()], key)
-        .expect("a TLS server configuration");
     let tcp = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
     let addr = tcp.local_addr().unwrap();
     let listener = TlsListener {
         tcp,
-        acceptor: TlsAcceptor::from(Arc::new(tls)),
+        acceptor: self_signed_tls(),
     };
     let photos = Router::new().route("/photos/{file}", get(photo));
     tokio::spawn(async move { axum::serve(listener, photos).await });

@@ -2,35 +2,20 @@
 //! certificate against the public roots: a certificate nobody vouches for is refused.
 
 use std::net::Ipv4Addr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::HeaderMap;
 use service_kit::http_client::{UpstreamClient, UpstreamError, UpstreamSettings};
 use service_kit::metrics::Registry;
+use service_kit::testing::self_signed_tls;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls::ServerConfig;
-use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use url::Url;
 
 /// A TLS server with a self-signed certificate for 127.0.0.1; each handshake's result is sent
 /// on the returned channel.
 async fn self_signed_server() -> (Url, mpsc::Receiver<Result<(), String>>) {
-    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])
-        .expect("a self-signed certificate");
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        certified.signing_key.serialize_der(),
-    ));
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let tls = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![certified.cert.der().clone()], key)
-        .expect("a TLS server configuration");
-    let acceptor = TlsAcceptor::from(Arc::new(tls));
+    let acceptor = self_signed_tls();
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
     let url = Url::parse(&format!("https://{}/", listener.local_addr().unwrap())).unwrap();
     let (handshakes, results) = mpsc::channel(8);
