@@ -34,6 +34,16 @@ fn image_answer() -> Value {
     })
 }
 
+/// The `birdName` bird asked bird-image for.
+fn bird_name_asked(request: &wiremock::Request) -> String {
+    let (_, name) = request
+        .url
+        .query_pairs()
+        .find(|(key, _)| key == "birdName")
+        .expect("a birdName parameter");
+    name.into_owned()
+}
+
 async fn get_bird(url: &str) -> Value {
     let response = reqwest::get(url).await.unwrap();
     assert_eq!(response.status(), 200);
@@ -61,13 +71,7 @@ async fn answers_a_catalogue_bird_with_its_photo_and_credit() {
     assert_eq!(bird["credit"], image_answer()["credit"]);
 
     let asked = &bird_image.received_requests().await.unwrap()[0];
-    let asked_name = asked
-        .url
-        .query_pairs()
-        .find(|(k, _)| k == "birdName")
-        .unwrap()
-        .1;
-    assert_eq!(asked_name, species.name);
+    assert_eq!(bird_name_asked(asked), species.name);
 }
 
 /// Each way bird-image can fail gives the bird in disguise, with a reason in plain words.
@@ -165,17 +169,7 @@ async fn photos_are_reused_for_the_cache_ttl_and_failures_are_not_kept() {
     .await;
     let asked_names = || async {
         let requests = bird_image.received_requests().await.unwrap();
-        requests
-            .iter()
-            .map(|r| {
-                r.url
-                    .query_pairs()
-                    .find(|(k, _)| k == "birdName")
-                    .unwrap()
-                    .1
-                    .into_owned()
-            })
-            .collect::<Vec<_>>()
+        requests.iter().map(bird_name_asked).collect::<Vec<_>>()
     };
 
     let failing = Mock::given(path("/v1/image"))

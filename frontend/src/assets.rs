@@ -78,9 +78,12 @@ impl Assets {
         let (hash, extension) = rest.split_once('.')?;
         let is_hash =
             hash.len() == 16 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !is_hash {
+            return None;
+        }
         assets
             .into_iter()
-            .find(|asset| is_hash && asset.stem == stem && asset.extension == extension)
+            .find(|asset| asset.stem == stem && asset.extension == extension)
             .map(|asset| (asset, REVALIDATE))
     }
 }

@@ -118,7 +118,7 @@ run "nlb_cloudfront_and_logs_bucket_follow_the_spec" {
     condition = (
       length(aws_cloudfront_distribution.main.ordered_cache_behavior[1].function_association) == 1 &&
       one(aws_cloudfront_distribution.main.ordered_cache_behavior[1].function_association).event_type == "viewer-request" &&
-      one(aws_cloudfront_distribution.main.ordered_cache_behavior[1].function_association).function_arn == "arn:aws:cloudfront::123456789012:function/bird-api-cluster-us-east-1-not-found" &&
+      one(aws_cloudfront_distribution.main.ordered_cache_behavior[1].function_association).function_arn == aws_cloudfront_function.not_found.arn &&
       length(aws_cloudfront_distribution.main.ordered_cache_behavior[0].function_association) == 0 &&
       length(aws_cloudfront_distribution.main.default_cache_behavior[0].function_association) == 0
     )

@@ -150,9 +150,8 @@ impl UpstreamClient {
         let name = self.settings.name;
         // The url crate writes valid URIs; should one ever not be, there is nothing to reach.
         let uri = Uri::try_from(url.as_str()).map_err(|_| UpstreamError::Unreachable(name))?;
-        let mut request = Request::get(uri)
-            .body(Empty::new())
-            .map_err(|_| UpstreamError::Unreachable(name))?;
+        let mut request = Request::new(Empty::new()); // GET, the default method
+        *request.uri_mut() = uri;
         *request.headers_mut() = headers;
         request.headers_mut().insert(USER_AGENT, USER_AGENT_VALUE);
 
