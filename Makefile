@@ -18,7 +18,10 @@ test: test-rust test-deploy ## Run every test suite
 test-rust: ## Unit, integration and browser tests of the services
 	cargo test --workspace --locked
 
+# cargo-deny reads every crate of Cargo.lock, those of other platforms (Windows) too, which a
+# Linux build never downloads: fetch them first (no network once they are cached).
 test-deploy: $(VENV)/.installed ## Chart, infrastructure, container and CI checks
+	cargo fetch --locked
 	$(VENV)/bin/pytest tests
 
 lint: ## Formatting and clippy, as CI runs them
@@ -28,9 +31,14 @@ lint: ## Formatting and clippy, as CI runs them
 fmt: ## Format the Rust code
 	cargo fmt --all
 
-$(VENV)/.installed: tests/requirements.txt
+# checkov gets a virtualenv of its own (tests/requirements-checkov.txt says why), reached as
+# .venv/bin/checkov like the other tools.
+$(VENV)/.installed: tests/requirements.txt tests/requirements-checkov.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet -r tests/requirements.txt
+	$(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/pip install --quiet -r tests/requirements-checkov.txt
+	ln -sf ../checkov/bin/checkov $(VENV)/bin/checkov
 	touch $@
 
 # Container images for the local Docker engine (docker/README.md). The three builds share one
