@@ -36,15 +36,32 @@ Use as: $services := include "bird.services" . | fromYaml
 {{- printf "%s-service" .name -}}
 {{- end -}}
 
-{{/* Image tag, also the app.kubernetes.io/version label. */}}
-{{- define "bird.tag" -}}
-{{- .Values.image.tag | default .Chart.AppVersion -}}
+{{/*
+A scalar value as text. Numbers come out of YAML and JSON as floats, which Go would print as
+1e+06 (and `--set image.tag=1234567` gives an int); the schema allows only integers, so print
+them as such.
+*/}}
+{{- define "bird.string" -}}
+{{- if kindIs "float64" . -}}
+{{- int64 . | toString -}}
+{{- else -}}
+{{- toString . -}}
+{{- end -}}
 {{- end -}}
 
-{{/* Full image reference. Expects (dict "root" $ "svc" $svc). */}}
+{{/* Image tag, also the app.kubernetes.io/version label. */}}
+{{- define "bird.tag" -}}
+{{- include "bird.string" .Values.image.tag | default .Chart.AppVersion -}}
+{{- end -}}
+
+{{/*
+Full image reference. Expects (dict "root" $ "svc" $svc). There is no default owner: an image
+nobody publishes would only show up as ImagePullBackOff once the install has timed out.
+*/}}
 {{- define "bird.image" -}}
 {{- $image := .root.Values.image -}}
-{{- $ref := printf "%s/%s/%s:%s" $image.registry $image.owner .svc.image.name (include "bird.tag" .root) -}}
+{{- $owner := required "image.owner is required: the registry namespace (user or organisation) your images were pushed to, e.g. --set image.owner=<your Docker Hub user>" $image.owner -}}
+{{- $ref := printf "%s/%s/%s:%s" $image.registry $owner .svc.image.name (include "bird.tag" .root) -}}
 {{- if .svc.image.digest -}}
 {{- $ref = printf "%s@%s" $ref .svc.image.digest -}}
 {{- end -}}
@@ -91,16 +108,9 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end -}}
 {{- end -}}
 
-{{/*
-An env value as the binaries expect it. Numbers come out of YAML as floats, which Go would
-print as 1e+06; the schema only allows integers, so print them as such.
-*/}}
+{{/* An env value as the binaries expect it: always a quoted string. */}}
 {{- define "bird.envValue" -}}
-{{- if kindIs "float64" . -}}
-{{- int64 . | toString | quote -}}
-{{- else -}}
-{{- toString . | quote -}}
-{{- end -}}
+{{- include "bird.string" . | quote -}}
 {{- end -}}
 
 {{/*

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import pytest
 
-from .manifests import CHART_DIR, NAMESPACE, RELEASE, VALUE_SETS, Rendered
+from .manifests import CHART_DIR, NAMESPACE, RELEASE, VALUE_SETS, Rendered, with_required
 
 try:
     import helm_python as helm
@@ -27,7 +27,7 @@ def chart():
 
 @pytest.fixture(scope="session")
 def render(chart) -> Callable[..., Rendered]:
-    """render(values, release=..., namespace=...) -> Rendered, cached."""
+    """render(values, release=..., namespace=...) -> Rendered, cached; adds the image owner."""
     cache: dict[str, Rendered] = {}
 
     def _render(
@@ -36,7 +36,9 @@ def render(chart) -> Callable[..., Rendered]:
         values = copy.deepcopy(values or {})
         key = json.dumps([values, release, namespace], sort_keys=True)
         if key not in cache:
-            files = chart.render(values, name=release, namespace=namespace, is_install=True)
+            files = chart.render(
+                with_required(values), name=release, namespace=namespace, is_install=True
+            )
             cache[key] = Rendered(values, files)
         return cache[key]
 

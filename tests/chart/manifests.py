@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,11 @@ DEPLOYMENTS = [s["name"] for s in SERVICES.values()]
 
 # An obviously fake key: it may leave the chart only inside a Secret, base64-encoded.
 INLINE_KEY = "unsplash-test-key-4f9c2a7e1b"
+
+# The chart has no default image owner (an image nobody publishes would fail only at pull time),
+# so every rendering names one; `render` and `with_required` add it under the test's values.
+OWNER = "bird-ci"
+REQUIRED = {"image": {"owner": OWNER}}
 
 # The value sets the structural tests run against: the defaults and the documented variants.
 VALUE_SETS: dict[str, dict[str, Any]] = {
@@ -99,6 +105,22 @@ class Rendered:
             e["name"]: e["value"] if "value" in e else e["valueFrom"]
             for e in self.container(deployment).get("env", [])
         }
+
+
+def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Deep merge, `override` winning; lists are replaced, as Helm merges values."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def with_required(values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`values` plus what the chart cannot render without (an explicit value wins)."""
+    return merged(REQUIRED, values or {})
 
 
 def chart_values() -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pytest
 
 import helm_python as helm
 
-from .manifests import CHART_DIR, VALUE_SETS, chart_values
+from .manifests import CHART_DIR, VALUE_SETS, chart_values, with_required
 
 # Maps whose keys are the user's (annotations, labels, ...): the schema cannot close them.
 FREE_FORM = {
@@ -57,7 +57,11 @@ def _nest(path: tuple[str, ...], leaf: Any) -> dict[str, Any]:
 @pytest.mark.parametrize("name", sorted(VALUE_SETS))
 def test_strict_lint_is_clean(name, kube_version):
     report = helm.lint(
-        CHART_DIR, VALUE_SETS[name], strict=True, namespace="bird-stack", kube_version=kube_version
+        CHART_DIR,
+        with_required(VALUE_SETS[name]),
+        strict=True,
+        namespace="bird-stack",
+        kube_version=kube_version,
     )
     assert report["errors"] == []
     remarks = [m for m in report["messages"] if m["error"] not in ACCEPTED_LINT_INFO]
@@ -65,7 +69,7 @@ def test_strict_lint_is_clean(name, kube_version):
 
 
 def test_strict_lint_reports_bad_values():
-    report = helm.lint(CHART_DIR, {"defaults": {"replicas": -1}}, strict=True)
+    report = helm.lint(CHART_DIR, with_required({"defaults": {"replicas": -1}}), strict=True)
     assert report["errors"], report
 
 
@@ -79,7 +83,7 @@ def test_the_schema_is_valid_draft_07_and_values_yaml_conforms():
 
 @pytest.mark.parametrize("name", sorted(VALUE_SETS))
 def test_the_value_sets_are_valid(chart, name):
-    chart.validate_schema(VALUE_SETS[name])
+    chart.validate_schema(with_required(VALUE_SETS[name]))
 
 
 BAD_VALUES = [
@@ -117,6 +121,13 @@ BAD_VALUES = [
         {"defaults": {"probes": {"liveness": {"periodSeconds": 0}}}}, "minimum", id="zero-probe-period"
     ),
     pytest.param({"image": {"pullPolicy": "Sometimes"}}, "one of", id="bad-pull-policy"),
+    pytest.param({"image": {"owner": "Bird Stack"}}, "pattern", id="owner-not-a-registry-namespace"),
+    pytest.param({"image": {"owner": "acme/"}}, "pattern", id="owner-with-empty-path-segment"),
+    pytest.param({"image": {"tag": -1}}, "image/tag", id="negative-number-tag"),
+    pytest.param({"image": {"tag": 1.5}}, "image/tag", id="fractional-tag"),
+    # Beyond 2**53 a number loses digits on its way through YAML or JSON: quote such a tag.
+    pytest.param({"image": {"tag": 2**53 + 2}}, "image/tag", id="number-tag-too-long-to-be-exact"),
+    pytest.param({"image": {"tag": "-rc1"}}, "image/tag", id="tag-starting-with-a-dash"),
     pytest.param(
         {"services": {"bird": {"image": {"digest": "md5:abc"}}}}, "pattern", id="bad-digest"
     ),
@@ -181,7 +192,8 @@ def test_the_readme_documents_every_value():
 def test_the_packaged_chart_renders_like_the_directory(chart, tmp_path):
     """.helmignore keeps nothing the chart needs out of the archive, and rendering is stable."""
     archive = helm.package(CHART_DIR, destination=tmp_path)
+    values = with_required()
     with helm.Chart.load(archive) as packaged:
-        assert packaged.render(name="birds") == chart.render(name="birds")
+        assert packaged.render(values, name="birds") == chart.render(values, name="birds")
         assert packaged.schema == chart.schema
-    assert chart.render(name="birds") == chart.render(name="birds")
+    assert chart.render(values, name="birds") == chart.render(values, name="birds")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 import helm_python as helm
 
 from .manifests import (
     DEPLOYMENTS,
     NAMESPACE,
+    OWNER,
     RELEASE,
     SERVICES,
     VALUE_SETS,
@@ -65,8 +67,33 @@ def test_images_are_named_per_contract_and_tagged_with_the_app_version(default):
     app_version = chart_metadata()["appVersion"]
     for deployment in DEPLOYMENTS:
         container = default.container(deployment)
-        assert container["image"] == f"docker.io/birdstack/{deployment}:{app_version}"
+        assert container["image"] == f"docker.io/{OWNER}/{deployment}:{app_version}"
         assert container["imagePullPolicy"] == "IfNotPresent"
+
+
+def test_without_an_image_owner_the_chart_refuses_to_render(chart):
+    """No owner is published under a default name, so the chart has none: it asks for one."""
+    assert chart.values["image"]["owner"] == ""
+    for values in ({}, {"image": {"owner": ""}}):
+        with pytest.raises(helm.HelmRenderError, match=r"image\.owner is required: .*--set image\.owner="):
+            chart.render(values, name=RELEASE)
+
+
+# 2**53 - 1: the largest integer a YAML or JSON number carries exactly (the schema's maximum).
+@pytest.mark.parametrize("tag", ["1234567", "9007199254740991"])
+def test_a_number_looking_tag_set_on_the_command_line_is_a_tag(chart, tag):
+    """`--set image.tag=1234567` reaches the chart as an integer (Helm's --set parser)."""
+    values = helm.parse_set_string(f"image.owner=acme,image.tag={tag}")
+    assert values["image"]["tag"] == int(tag)
+    chart.validate_schema(values)
+    files = chart.render(values, name=RELEASE)
+    (bird,) = [
+        d
+        for d in yaml.safe_load_all(files["bird-chart/templates/deployment.yaml"])
+        if d and d["metadata"]["name"] == "bird-api"
+    ]
+    assert bird["spec"]["template"]["spec"]["containers"][0]["image"] == f"docker.io/acme/bird-api:{tag}"
+    assert bird["metadata"]["labels"]["app.kubernetes.io/version"] == tag
 
 
 def test_image_registry_owner_tag_and_digest_come_from_values(render):
