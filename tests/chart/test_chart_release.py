@@ -1,5 +1,6 @@
-"""The release packaging: scripts/release_chart.py on a fake tag, then real Helm packages the
-copy, and the packaged chart, loaded from its .tgz, defaults to that release's images."""
+"""The release steps on a fake tag: scripts/release.py writes the chart copy, real Helm packages
+it, and the packaged chart, loaded from its .tgz, defaults to that release's images; the release
+notes come from CHANGELOG.md."""
 
 from __future__ import annotations
 
@@ -15,20 +16,21 @@ from .manifests import CHART_DIR, DEPLOYMENTS, NAMESPACE, RELEASE, Rendered
 
 import helm_python as helm
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "release_chart.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "release.py"
 DIGESTS = {name: "sha256:" + str(i) * 64 for i, name in enumerate(DEPLOYMENTS, start=1)}
-GOOD = ["--tag", "v1.4.2", "--registry", "ghcr.io", "--owner", "alice-birds"] + [
-    arg for name, digest in DIGESTS.items() for arg in ("--digest", f"{name}={digest}")
-]
+DIGEST_ARGS = [arg for name, digest in DIGESTS.items() for arg in ("--digest", f"{name}={digest}")]
+GOOD = ["--tag", "v1.4.2", "--registry", "ghcr.io", "--owner", "alice-birds", *DIGEST_ARGS]
+CHART_REF = "oci://ghcr.io/alice-birds/bird-chart"
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, check=False
+    )
 
 
 def run_script(*args: str, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args, "--out", str(out)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run("chart", *args, "--out", str(out))
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +106,54 @@ def test_every_image_must_be_pinned(tmp_path):
     result = run_script(*args, out=tmp_path / "chart")
     assert result.returncode == 2
     assert "no --digest for bird-image-api, bird-frontend" in result.stderr
+
+
+CHANGELOG = """# Changelog
+
+## [Unreleased]
+
+## [1.4.2] - 2027-01-15
+
+### Fixed
+- The frontend's photo <b>srcset</b>.
+
+## [1.4.1] - 2027-01-02
+
+### Fixed
+- Something older.
+"""
+
+
+def notes(tmp_path: Path, tag: str = "v1.4.2", chart: str = CHART_REF) -> subprocess.CompletedProcess:
+    changelog = tmp_path / "CHANGELOG.md"
+    changelog.write_text(CHANGELOG)
+    return run("notes", "--tag", tag, "--chart", chart, "--changelog", str(changelog), *DIGEST_ARGS)
+
+
+def test_release_notes_are_the_tags_section_with_digests_and_the_install_command(tmp_path):
+    result = notes(tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert text.startswith("### Fixed\n- The frontend's photo <b>srcset</b>.\n\n## Install")
+    assert "Something older" not in text and "Unreleased" not in text
+    assert f"helm install bird {CHART_REF} --version 1.4.2 --namespace bird" in text
+    for name, digest in DIGESTS.items():
+        assert f"| `{name}` | `1.4.2` | `{digest}` |" in text
+
+
+def test_the_repository_changelog_has_an_unreleased_section():
+    text = (CHART_DIR.parent / "CHANGELOG.md").read_text()
+    assert "\n## [Unreleased]\n" in text
+
+
+@pytest.mark.parametrize(
+    ("tag", "chart", "message"),
+    [
+        ("v1.4.3", CHART_REF, "no section '## [1.4.3]"),
+        ("v1.4.2", "ghcr.io/alice-birds/bird-chart", "not an oci:// chart reference"),
+    ],
+)
+def test_release_notes_refuse_a_tag_without_notes_or_a_bad_chart(tmp_path, tag, chart, message):
+    result = notes(tmp_path, tag=tag, chart=chart)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert result.stdout == ""

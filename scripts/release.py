@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""Prepare bird-chart for a release: a copy of the chart whose version, appVersion and default
-images are those of one git tag, ready for `helm package`.
+"""Release steps that follow from one git tag vX.Y.Z (the release job runs them; so do the tests).
 
-    scripts/release_chart.py --tag v1.2.3 --registry docker.io --owner alice \
+    scripts/release.py chart --tag v1.2.3 --registry docker.io --owner alice \
         --digest bird-api=sha256:... --digest bird-image-api=sha256:... \
         --digest bird-frontend=sha256:... --out build/chart
+    scripts/release.py notes --tag v1.2.3 --chart oci://registry-1.docker.io/alice/bird-chart \
+        --digest ... (the same three)
 
-The repository's chart is never edited: its Chart.yaml keeps a development version and its
+`chart` writes a copy of bird-chart whose version, appVersion and default images are those of
+the tag, ready for `helm package`. `notes` prints the GitHub release text: the tag's section of
+CHANGELOG.md, the image digests and how to install the chart.
+
+For `chart`, the repository's chart is never edited: its Chart.yaml keeps a development version and its
 values.yaml no image owner, so a clone still has to say whose images it deploys. The copy in
 `--out/bird-chart` defaults to the images the release pushed (tag = the version, as CI's
 metadata-action tags them, pinned by digest), so `helm install oci://...` needs no `--set`.
@@ -22,7 +27,9 @@ import shutil
 import sys
 from pathlib import Path
 
-CHART = Path(__file__).resolve().parents[1] / "bird-chart"
+REPO = Path(__file__).resolve().parents[1]
+CHART = REPO / "bird-chart"
+CHANGELOG = REPO / "CHANGELOG.md"
 IMAGES = ("bird-api", "bird-image-api", "bird-frontend")
 
 # A release tag: v + semantic version, with an optional pre-release. No build metadata: `+` is
@@ -41,17 +48,23 @@ class ReleaseError(Exception):
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tag", required=True, help="release tag, vX.Y.Z[-pre]")
-    parser.add_argument("--registry", required=True, help="image registry host, e.g. docker.io")
-    parser.add_argument("--owner", required=True, help="namespace the images were pushed to")
-    parser.add_argument(
-        "--digest",
-        action="append",
-        default=[],
-        metavar="IMAGE=sha256:...",
-        help=f"digest of a pushed image; once for each of {', '.join(IMAGES)}",
-    )
-    parser.add_argument("--out", required=True, type=Path, help="directory for the chart copy")
+    steps = parser.add_subparsers(dest="step", required=True)
+    chart = steps.add_parser("chart", help="a chart copy versioned and defaulted for the tag")
+    notes = steps.add_parser("notes", help="the GitHub release text for the tag")
+    for step in (chart, notes):
+        step.add_argument("--tag", required=True, help="release tag, vX.Y.Z[-pre]")
+        step.add_argument(
+            "--digest",
+            action="append",
+            default=[],
+            metavar="IMAGE=sha256:...",
+            help=f"digest of a pushed image; once for each of {', '.join(IMAGES)}",
+        )
+    chart.add_argument("--registry", required=True, help="image registry host, e.g. docker.io")
+    chart.add_argument("--owner", required=True, help="namespace the images were pushed to")
+    chart.add_argument("--out", required=True, type=Path, help="directory for the chart copy")
+    notes.add_argument("--chart", required=True, help="OCI reference of the pushed chart")
+    notes.add_argument("--changelog", type=Path, default=CHANGELOG, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -162,14 +175,52 @@ def prepare(tag: str, registry: str, owner: str, digests: dict[str, str], out: P
     return target
 
 
+def changelog_section(changelog: str, version: str) -> str:
+    """The body of `## [version]` (up to the next `## `), without its heading."""
+    heading = re.compile(rf"## \[{re.escape(version)}\](?: - \d{{4}}-\d{{2}}-\d{{2}})?")
+    lines = changelog.splitlines()
+    start = next((n for n, line in enumerate(lines) if heading.fullmatch(line.strip())), None)
+    if start is None:
+        raise ReleaseError(
+            f"CHANGELOG.md has no section '## [{version}] - YYYY-MM-DD': write the release notes first"
+        )
+    end = next(
+        (n for n in range(start + 1, len(lines)) if lines[n].startswith("## ")), len(lines)
+    )
+    body = "\n".join(lines[start + 1 : end]).strip()
+    if not body:
+        raise ReleaseError(f"CHANGELOG.md's section for {version} is empty")
+    return body
+
+
+def release_notes(tag: str, chart: str, digests: dict[str, str], changelog: str) -> str:
+    version = release_version(tag)
+    if re.fullmatch(r"oci://[a-z0-9.:-]+(/[a-z0-9._-]+)+", chart) is None:
+        raise ReleaseError(f"--chart {chart!r} is not an oci:// chart reference")
+    images = "\n".join(f"| `{image}` | `{version}` | `{digests[image]}` |" for image in IMAGES)
+    return (
+        f"{changelog_section(changelog, version)}\n\n"
+        "## Install\n\n"
+        f"```sh\nhelm install bird {chart} --version {version} --namespace bird --create-namespace\n```\n\n"
+        "The chart defaults to the images below, pinned by digest; `cosign verify` them and the\n"
+        "chart as docker/README.md and bird-chart/README.md show.\n\n"
+        "| image | tag | digest |\n|---|---|---|\n"
+        f"{images}\n"
+    )
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     try:
-        target = prepare(args.tag, args.registry, args.owner, parse_digests(args.digest), args.out)
+        digests = parse_digests(args.digest)
+        if args.step == "chart":
+            print(prepare(args.tag, args.registry, args.owner, digests, args.out))
+        else:
+            changelog = args.changelog.read_text(encoding="utf-8")
+            print(release_notes(args.tag, args.chart, digests, changelog), end="")
     except ReleaseError as error:
-        print(f"release_chart: {error}", file=sys.stderr)
+        print(f"release: {error}", file=sys.stderr)
         return 2
-    print(target)
     return 0
 
 
