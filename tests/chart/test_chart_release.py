@@ -4,8 +4,13 @@ notes come from CHANGELOG.md."""
 
 from __future__ import annotations
 
+import shutil
+import socket
 import subprocess
 import tarfile
+import time
+import urllib.error
+import urllib.request
 import sys
 from pathlib import Path
 
@@ -157,3 +162,63 @@ def test_release_notes_refuse_a_tag_without_notes_or_a_bad_chart(tmp_path, tag, 
     result = notes(tmp_path, tag=tag, chart=chart)
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert result.stdout == ""
+
+
+REGISTRY_CONFIG = """version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: {root}
+http:
+  addr: 127.0.0.1:{port}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """A real OCI registry (CNCF distribution, Debian's docker-registry) on loopback."""
+    binary = shutil.which("docker-registry")
+    assert binary, "docker-registry is missing: `apt-get install docker-registry` (.ci/run does)"
+    work = tmp_path_factory.mktemp("registry")
+    port = free_port()
+    config = work / "config.yml"
+    config.write_text(REGISTRY_CONFIG.format(root=work / "data", port=port))
+    server = subprocess.Popen(
+        [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2).close()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert server.poll() is None, server.stderr.read().decode()
+                assert time.monotonic() < deadline, "the registry did not start in 30 s"
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_the_pushed_chart_installs_from_the_registry_with_no_image_settings(
+    packaged, registry, tmp_path
+):
+    helm.push(packaged, f"oci://{registry}/alice-birds", plain_http=True)
+    reference = f"oci://{registry}/alice-birds/bird-chart"
+    helm.pull(reference, version="1.4.2", destination=tmp_path, plain_http=True)
+    pulled = tmp_path / "bird-chart-1.4.2.tgz"
+    assert helm.digest(pulled) == helm.digest(packaged)
+    with helm.Chart.load_archive(pulled.read_bytes()) as chart:
+        rendered = Rendered({}, chart.render({}, name="bird", namespace="bird", is_install=True))
+    assert rendered.container("bird-frontend")["image"] == (
+        f"ghcr.io/alice-birds/bird-frontend:1.4.2@{DIGESTS['bird-frontend']}"
+    )
