@@ -52,10 +52,30 @@ def test_pods_roll_when_the_chart_managed_key_changes(render):
 def test_existing_secret_is_referenced_and_none_is_created(render):
     rendered = render(VALUE_SETS["existing-secret"])
     assert not rendered.of_kind("Secret")
-    assert _secret_ref(rendered) == {"name": "bird-unsplash", "key": "UNSPLASH_ACCESS_KEY"}
+    assert _secret_ref(rendered) == {
+        "name": "bird-unsplash",
+        "key": "UNSPLASH_ACCESS_KEY",
+        "optional": True,
+    }
     assert "bird-unsplash" in rendered.notes
     custom = render({"unsplash": {"existingSecret": "vault-unsplash", "secretKey": "access-key"}})
-    assert _secret_ref(custom) == {"name": "vault-unsplash", "key": "access-key"}
+    assert _secret_ref(custom) == {"name": "vault-unsplash", "key": "access-key", "optional": True}
+
+
+def test_a_missing_existing_secret_means_keyless_not_a_pod_that_cannot_start(render):
+    """The kubelet refuses to start a container whose non-optional secretKeyRef is missing
+    (CreateContainerConfigError); optional leaves UNSPLASH_ACCESS_KEY unset, so bird-image runs
+    keyless and answers the default image, as it does without a key at all."""
+    rendered = render(VALUE_SETS["existing-secret"])
+    assert _secret_ref(rendered)["optional"] is True
+    notes = " ".join(rendered.notes.split())
+    assert "does not exist" in notes and "default image" in notes
+    assert "kubectl -n bird-stack rollout restart deployment/bird-image-api" in notes
+
+
+def test_the_chart_managed_secret_is_required(render):
+    """The chart creates that Secret in the same release: a missing one would be a chart bug."""
+    assert "optional" not in _secret_ref(render(VALUE_SETS["inline-key"]))
 
 
 def test_existing_secret_wins_over_an_inline_key(render):
@@ -70,5 +90,8 @@ def test_existing_secret_wins_over_an_inline_key(render):
 def test_without_a_key_nothing_references_a_secret(default):
     assert not default.of_kind("Secret")
     for deployment in DEPLOYMENTS:
+        container = default.container(deployment)
         assert "UNSPLASH_ACCESS_KEY" not in default.env(deployment)
+        assert "envFrom" not in container
+        assert not [e for e in container.get("env", []) if "valueFrom" in e], deployment
     assert "No access key is configured" in default.notes
