@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 DOCKER_DIR = REPO / "docker"
+WORKFLOWS_DIR = REPO / ".github" / "workflows"
 
 # Directories that hold build output, installed tools or VCS data, never project files.
 SKIPPED_DIRS = {".git", "target", ".venv", "node_modules", ".terraform", "__pycache__", ".pytest_cache"}
@@ -38,6 +40,19 @@ def project_files() -> Iterator[Path]:
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and Path(root, d) not in SKIPPED_PATHS)
         for name in sorted(files):
             yield Path(root, name)
+
+
+def workflow_files() -> list[Path]:
+    return sorted(p for p in WORKFLOWS_DIR.iterdir() if p.suffix in {".yml", ".yaml"})
+
+
+def load_yaml(path: Path):
+    return yaml.safe_load(path.read_text())
+
+
+def action(step: dict) -> str:
+    """The action a step uses, without its ref ("" for a `run:` step)."""
+    return step.get("uses", "").split("@")[0]
 
 
 def rel(path: Path) -> str:
