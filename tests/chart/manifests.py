@@ -32,7 +32,20 @@ REQUIRED = {"image": {"owner": OWNER}}
 # The value sets the structural tests run against: the defaults and the documented variants.
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "default": {},
-    "nodeport": {"services": {"frontend": {"service": {"type": "NodePort"}}}},
+    # The alternative to the default NodePort, on a cluster with its own load-balancer controller.
+    "load-balancer": {
+        "services": {
+            "frontend": {
+                "service": {
+                    "type": "LoadBalancer",
+                    "loadBalancerAnnotations": {
+                        "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+                        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+                    },
+                }
+            }
+        }
+    },
     "existing-secret": {"unsplash": {"existingSecret": "bird-unsplash"}},
     "hpa-off": {"defaults": {"autoscaling": {"enabled": False}}},
     "inline-key": {"unsplash": {"accessKey": INLINE_KEY}},

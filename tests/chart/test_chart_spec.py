@@ -248,32 +248,43 @@ def test_api_services_are_internal_and_match_container_ports(value_set):
         assert "annotations" not in service["metadata"]
 
 
-def test_frontend_is_a_network_load_balancer_by_default(default):
+def test_frontend_is_the_node_port_that_the_terraform_load_balancer_targets(default):
+    """One documented path: CloudFront -> the NLB of infrastructure/ -> nodePort on every node.
+    A LoadBalancer Service would need a controller Terraform does not install (and would
+    bypass CloudFront)."""
     service = default.get("Service", "bird-frontend-service")
-    assert service["spec"]["type"] == "LoadBalancer"
-    assert service["spec"]["externalTrafficPolicy"] == "Cluster"
-    assert service["spec"]["ports"] == [
-        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
-    ]
-    annotations = service["metadata"]["annotations"]
-    assert annotations["service.beta.kubernetes.io/aws-load-balancer-type"] == "external"
-    assert annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internet-facing"
-    assert annotations["service.beta.kubernetes.io/aws-load-balancer-healthcheck-path"] == "/health"
-
-
-def test_frontend_node_port_mode_for_the_terraform_load_balancer(render):
-    rendered = render(VALUE_SETS["nodeport"])
-    service = rendered.get("Service", "bird-frontend-service")
     assert service["spec"]["type"] == "NodePort"
+    assert service["spec"]["externalTrafficPolicy"] == "Cluster"
     assert service["spec"]["ports"] == [
         {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP", "nodePort": 30080}
     ]
-    # The load balancer annotations would mean nothing on a NodePort Service.
     assert "annotations" not in service["metadata"]
-    assert "30080" in rendered.notes
-    other_port = render({"services": {"frontend": {"service": {"type": "NodePort", "nodePort": 31000}}}})
-    spec = other_port.get("Service", "bird-frontend-service")["spec"]
+    assert "port 30080 of every node" in default.notes
+    assert "terraform -chdir=infrastructure output -raw app_url" in default.notes
+
+
+def test_the_node_port_follows_its_value(render):
+    rendered = render({"services": {"frontend": {"service": {"nodePort": 31000}}}})
+    spec = rendered.get("Service", "bird-frontend-service")["spec"]
     assert spec["ports"][0]["nodePort"] == 31000
+    assert "port 31000 of every node" in rendered.notes
+
+
+def test_load_balancer_mode_carries_only_the_annotations_you_give_it(render):
+    rendered = render(VALUE_SETS["load-balancer"])
+    service = rendered.get("Service", "bird-frontend-service")
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert "nodePort" not in service["spec"]["ports"][0]
+    expected = VALUE_SETS["load-balancer"]["services"]["frontend"]["service"]
+    assert service["metadata"]["annotations"] == expected["loadBalancerAnnotations"]
+    assert "no CloudFront" in rendered.notes
+    # No controller-specific annotation is assumed: the default is none.
+    plain = render({"services": {"frontend": {"service": {"type": "LoadBalancer"}}}})
+    assert "annotations" not in plain.get("Service", "bird-frontend-service")["metadata"]
+    # Annotations meant for a load balancer never land on a NodePort Service.
+    annotated = {"services": {"frontend": {"service": expected | {"type": "NodePort"}}}}
+    service = render(annotated).get("Service", "bird-frontend-service")
+    assert "annotations" not in service["metadata"]
 
 
 def test_env_wiring_per_contract(value_set):
@@ -464,7 +475,7 @@ def test_helm_test_hook_asks_bird_through_its_service(default, render):
 
 def test_notes_tell_how_to_reach_the_frontend_and_the_bird_api(default, render):
     notes = default.notes
-    assert "kubectl -n bird-stack get service bird-frontend-service" in notes
+    assert "port-forward service/bird-frontend-service 8080:80" in notes
     assert "port-forward service/bird-api-service 4201:4201" in notes
     assert "curl http://localhost:4201/" in notes
     assert f"helm test {RELEASE}" in notes

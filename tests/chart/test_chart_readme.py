@@ -1,0 +1,176 @@
+"""bird-chart/README.md against the chart: its commands install what they say, into the namespace
+the alarms watch; its values table shows the defaults of values.yaml; the frontend's node port
+has one source."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Any, Iterator
+
+import pytest
+
+import helm_python as helm
+
+from .manifests import CHART_DIR, Rendered, chart_values, merged
+
+REPO = CHART_DIR.parent
+README = (CHART_DIR / "README.md").read_text(encoding="utf-8")
+
+# The README's placeholders and what stands for them here; a new one must be added on purpose.
+PLACEHOLDERS = {"<owner>": "readme-owner", "<tag>": "sha-0a1b2c3"}
+
+# helm flags that take no argument, and those that take one (others are refused: add them here).
+HELM_SWITCHES = {"--install", "--reuse-values", "--wait", "--create-namespace", "--atomic"}
+HELM_OPTIONS = {"--namespace", "-n", "--set", "--timeout"}
+
+
+def terraform_default(variable: str) -> str:
+    """The default of a variable of infrastructure/variables.tf (the alarms' side of the path)."""
+    text = (REPO / "infrastructure" / "variables.tf").read_text(encoding="utf-8")
+    block = re.search(rf'variable "{variable}" \{{(.*?)\n\}}', text, flags=re.DOTALL)
+    assert block, f"infrastructure/variables.tf has no variable {variable}"
+    default = re.search(r'^\s*default\s*=\s*"?([^"\n]*)"?\s*$', block.group(1), flags=re.MULTILINE)
+    assert default, f"variable {variable} has no default"
+    return default.group(1)
+
+
+def shell_commands(text: str) -> Iterator[list[str]]:
+    """Each command of the ```sh blocks, split as the shell would (continuations joined)."""
+    for block in re.findall(r"```sh\n(.*?)```", text, flags=re.DOTALL):
+        for line in block.replace("\\\n", " ").splitlines():
+            for command in line.split(";"):
+                for part in command.split("|"):
+                    words = shlex.split(part)
+                    if words:
+                        yield words
+
+
+def substituted(word: str) -> str:
+    for placeholder, value in PLACEHOLDERS.items():
+        word = word.replace(placeholder, value)
+    assert "<" not in word, f"unknown placeholder in {word!r}: add it to PLACEHOLDERS"
+    return word
+
+
+def helm_install(words: list[str]) -> dict[str, Any] | None:
+    """release, chart, namespace and values of a `helm install` / `helm upgrade --install`."""
+    if words[:2] not in (["helm", "install"], ["helm", "upgrade"]):
+        return None
+    positional, options, values = [], {}, {}
+    args = iter(substituted(w) for w in words[2:])
+    for arg in args:
+        if arg in HELM_SWITCHES:
+            options[arg] = True
+        elif arg in HELM_OPTIONS:
+            value = next(args)
+            if arg == "--set":
+                values = merged(values, helm.parse_set_string(value))
+            else:
+                options["--namespace" if arg == "-n" else arg] = value
+        else:
+            assert not arg.startswith("-"), f"the README uses helm {arg}: teach this test about it"
+            positional.append(arg)
+    assert len(positional) == 2, f"expected a release and a chart: {words}"
+    return {
+        "release": positional[0],
+        "chart": positional[1],
+        "namespace": options.get("--namespace"),
+        "reuse": "--reuse-values" in options,
+        "values": values,
+    }
+
+
+def readme_installs() -> list[dict[str, Any]]:
+    return [i for i in map(helm_install, shell_commands(README)) if i]
+
+
+def test_the_readme_installs_into_the_namespace_and_release_of_the_terraform_path():
+    namespace = terraform_default("app_namespace")
+    installs = readme_installs()
+    assert len(installs) >= 2
+    for install in installs:
+        assert install["namespace"] == namespace, install
+        assert install["release"] == "bird", install
+        assert install["chart"] == "./bird-chart", install
+    for words in shell_commands(README):
+        named = [
+            value
+            for flag, value in zip(words, words[1:])
+            if flag in ("-n", "--namespace") or (words[0] == "kubectl" and flag == "namespace")
+        ]
+        assert set(named) <= {namespace}, words
+
+
+def test_every_install_command_of_the_readme_renders(chart):
+    """In order, as a reader runs them: --reuse-values keeps what the install before set."""
+    previous: dict[str, Any] = {}
+    for install in readme_installs():
+        values = merged(previous, install["values"]) if install["reuse"] else install["values"]
+        files = chart.render(values, name=install["release"], namespace=install["namespace"])
+        rendered = Rendered(values, files)
+        assert rendered.of_kind("Deployment"), install
+        for doc in rendered.docs:
+            assert doc["metadata"]["namespace"] == install["namespace"]
+        previous = values
+    # The Secret the last install reads is the one the README's kubectl creates.
+    created = [
+        words[words.index("generic") + 1]
+        for words in shell_commands(README)
+        if words[0] == "kubectl" and "secret" in words and "generic" in words
+    ]
+    env = rendered.env("bird-image-api")
+    assert [env["UNSPLASH_ACCESS_KEY"]["secretKeyRef"]["name"]] == created
+
+
+def _table_defaults() -> dict[str, str]:
+    return dict(re.findall(r"^\| `([^`]+)` \| ([^|]+?) \|", README, flags=re.MULTILINE))
+
+
+def _leaf_values(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict) and node:
+        for key, value in node.items():
+            yield from _leaf_values(value, path + (key,))
+    else:
+        yield ".".join(path), node
+
+
+def _as_cell(value: Any) -> str | None:
+    """How the table writes a default, or None for one it describes in words (a non-empty list
+    or map)."""
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if value == "":
+        return '`""`'
+    if value == [] or value == {}:
+        return f"`{value}`"
+    if isinstance(value, (list, dict)):
+        return None
+    return f"`{value}`"
+
+
+def test_the_values_table_shows_the_defaults_of_values_yaml():
+    """The table is a copy of values.yaml's defaults, so it is checked against it."""
+    table = _table_defaults()
+    wrong = {
+        key: (table[key], _as_cell(value))
+        for key, value in _leaf_values(chart_values())
+        if key in table and _as_cell(value) is not None and table[key] != _as_cell(value)
+    }
+    assert wrong == {}
+    assert len(table) > 90
+
+
+def test_the_node_port_has_one_source():
+    """values.yaml holds the node port; the README names the value, and shows the number only in
+    the table row that is checked against values.yaml."""
+    port = str(chart_values()["services"]["frontend"]["service"]["nodePort"])
+    lines = [line for line in README.splitlines() if port in line]
+    assert len(lines) == 1 and lines[0].startswith("| `services.frontend.service.nodePort` |"), lines
+    assert (CHART_DIR / "values.yaml").read_text(encoding="utf-8").count(port) == 1
+
+
+@pytest.mark.parametrize("placeholder", sorted(PLACEHOLDERS))
+def test_every_placeholder_is_explained(placeholder):
+    prose = re.sub(r"```.*?```", "", README, flags=re.DOTALL)
+    assert f"`{placeholder}`" in prose
