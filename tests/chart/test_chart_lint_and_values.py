@@ -137,6 +137,11 @@ BAD_VALUES = [
         {"defaults": {"topologySpread": {"whenUnsatisfiable": "Maybe"}}}, "one of", id="bad-spread"
     ),
     pytest.param({"metrics": {"serviceMonitor": {"interval": "often"}}}, "pattern", id="bad-interval"),
+    pytest.param(
+        {"defaults": {"extraEgress": [{"to": [{"ipBlock": {"cidr": "10.1.0.0/16"}}], "ports": [{"port": "https"}]}]}},
+        "extraEgress/0/ports/0/port",
+        id="named-port-in-egress",
+    ),
     pytest.param({"defaults": {"name": "x"}}, "false schema", id="name-in-defaults"),
 ]
 

@@ -3,6 +3,8 @@
 The evaluator follows the networking.k8s.io/v1 semantics the chart relies on: a pod selected by
 no policy of a direction is open in that direction; otherwise a connection needs one rule whose
 ports and peers (podSelector/namespaceSelector with matchLabels, ipBlock with except) match.
+Ports match by number only, as on the older AWS network policy agents, which dropped rules that
+name a port: a named port here matches nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ class Endpoint:
     ip: str
     namespace: str | None = None  # None: outside the cluster
     labels: dict = field(default_factory=dict)
-    port_names: dict = field(default_factory=dict)  # name -> number
 
     @property
     def namespace_labels(self) -> dict:
@@ -50,14 +51,10 @@ def _peer_matches(peer: dict, endpoint: Endpoint, policy_namespace: str) -> bool
     return in_namespace and _selects(peer.get("podSelector", {}), endpoint.labels)
 
 
-def _port_matches(rule: dict, target: Endpoint, port: int, protocol: str) -> bool:
+def _port_matches(rule: dict, port: int, protocol: str) -> bool:
     if "ports" not in rule:
         return True
-    names = {name for name, number in target.port_names.items() if number == port}
-    return any(
-        p.get("protocol", "TCP") == protocol and (p["port"] == port or p["port"] in names)
-        for p in rule["ports"]
-    )
+    return any(p.get("protocol", "TCP") == protocol and p["port"] == port for p in rule["ports"])
 
 
 class Network:
@@ -73,12 +70,12 @@ class Network:
             and _selects(p["spec"]["podSelector"], pod.labels)
         ]
 
-    def _allows(self, pod, direction, peer_key, peer, port_owner, port, protocol) -> bool:
+    def _allows(self, pod, direction, peer_key, peer, port, protocol) -> bool:
         applying = self._applying(pod, direction)
         if not applying:
             return True
         return any(
-            _port_matches(rule, port_owner, port, protocol)
+            _port_matches(rule, port, protocol)
             and (
                 peer_key not in rule
                 or any(_peer_matches(x, peer, p["metadata"]["namespace"]) for x in rule[peer_key])
@@ -88,11 +85,9 @@ class Network:
         )
 
     def can_connect(self, src: Endpoint, dst: Endpoint, port: int, protocol: str = "TCP") -> bool:
-        egress_ok = src.namespace is None or self._allows(
-            src, "Egress", "to", dst, dst, port, protocol
-        )
+        egress_ok = src.namespace is None or self._allows(src, "Egress", "to", dst, port, protocol)
         ingress_ok = dst.namespace is None or self._allows(
-            dst, "Ingress", "from", src, dst, port, protocol
+            dst, "Ingress", "from", src, port, protocol
         )
         return egress_ok and ingress_ok
 
@@ -105,7 +100,6 @@ def _cluster(rendered, services=SERVICES):
             ip=f"10.0.101.{10 + i}",
             namespace=NAMESPACE,
             labels=template["metadata"]["labels"],
-            port_names={"http": expected["port"]},
         )
     test_pods = rendered.of_kind("Pod")
     if test_pods:
@@ -221,3 +215,16 @@ def test_without_the_test_hook_bird_admits_only_the_frontend(render):
     (rule,) = rendered.get("NetworkPolicy", "bird-api")["spec"]["ingress"]
     frontend = rendered.get("Deployment", "bird-frontend")["spec"]["selector"]["matchLabels"]
     assert rule["from"] == [{"podSelector": {"matchLabels": frontend}}]
+
+
+def test_every_rule_names_its_port_by_number(value_set):
+    name, rendered = value_set
+    ports = [
+        (policy["metadata"]["name"], port["port"])
+        for policy in rendered.of_kind("NetworkPolicy").values()
+        for direction in ("ingress", "egress")
+        for rule in policy["spec"].get(direction) or []
+        for port in rule.get("ports", [])
+    ]
+    assert ports, name
+    assert [p for p in ports if not isinstance(p[1], int)] == [], name
