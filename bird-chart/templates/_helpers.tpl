@@ -161,6 +161,17 @@ seccompProfile:
       protocol: TCP
 {{- end -}}
 
+{{/*
+"true" when ServiceMonitors are asked for and the cluster serves their API (the Prometheus
+Operator's CRDs), else "". Without the API an install would fail on a kind the cluster does not
+know, so they are left out and the NOTES say so.
+*/}}
+{{- define "bird.serviceMonitors" -}}
+{{- if and .Values.metrics.serviceMonitor.enabled (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor") -}}
+true
+{{- end -}}
+{{- end -}}
+
 {{/* Name and component of the helm test pod, which calls bird. Use with fromYaml. */}}
 {{- define "bird.testPod" -}}
 name: {{ printf "%s-test" .Values.services.bird.name }}

@@ -71,6 +71,12 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     },
 }
 
+# The Prometheus Operator's API, as a cluster with its CRDs announces it to Helm.
+SERVICE_MONITOR_API = "monitoring.coreos.com/v1/ServiceMonitor"
+
+# What the cluster of a value set offers beyond Kubernetes itself.
+API_VERSIONS: dict[str, list[str]] = {"all-features": [SERVICE_MONITOR_API]}
+
 # Custom resources: no Kubernetes schema covers them, so they are checked on their own.
 CUSTOM_KINDS = {"ServiceMonitor"}
 

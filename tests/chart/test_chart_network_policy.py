@@ -156,8 +156,8 @@ def test_traffic_matrix(default, src, dst, port, protocol, allowed):
     assert network.can_connect(pods[src], pods[dst], port, protocol) is allowed
 
 
-def test_metrics_scrapers_are_admitted_by_value(render):
-    network, pods = _cluster(render(VALUE_SETS["all-features"]))
+def test_metrics_scrapers_are_admitted_by_value(render_set):
+    network, pods = _cluster(render_set("all-features"))
     for key, expected in SERVICES.items():
         assert network.can_connect(pods["prometheus"], pods[key], expected["port"])
     # The scraper rule opens the metrics port only to the selected peers.

@@ -12,6 +12,7 @@ from .manifests import (
     NAMESPACE,
     OWNER,
     RELEASE,
+    SERVICE_MONITOR_API,
     SERVICES,
     VALUE_SETS,
     chart_metadata,
@@ -441,8 +442,9 @@ def test_prometheus_scrape_annotations(default, render):
     assert not any(k.startswith("prometheus.io/") for k in template.get("annotations") or {})
 
 
-def test_optional_service_monitors_select_the_services(render):
-    rendered = render(VALUE_SETS["all-features"])
+def test_optional_service_monitors_select_the_services(render_set):
+    rendered = render_set("all-features")
+    assert "no ServiceMonitor was created" not in rendered.notes
     monitors = rendered.of_kind("ServiceMonitor")
     assert set(monitors) == set(DEPLOYMENTS)
     for deployment, monitor in monitors.items():
@@ -455,6 +457,15 @@ def test_optional_service_monitors_select_the_services(render):
         assert monitor["spec"]["endpoints"] == [
             {"port": "http", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}
         ]
+
+
+def test_service_monitors_are_left_out_where_the_cluster_has_no_such_api(render):
+    """A kind the cluster does not serve would fail the whole install: no CRD, no object, and the
+    NOTES say why."""
+    rendered = render(VALUE_SETS["all-features"], api_versions=())
+    assert not rendered.of_kind("ServiceMonitor")
+    assert "no ServiceMonitor was created" in rendered.notes
+    assert f"--api-versions {SERVICE_MONITOR_API}" in " ".join(rendered.notes.split())
 
 
 def test_helm_test_hook_asks_bird_through_its_service(default, render):
