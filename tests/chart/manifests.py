@@ -66,7 +66,10 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
                 }
             ]
         },
-        "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
+        "metrics": {
+            "podAnnotations": True,
+            "serviceMonitor": {"enabled": True, "labels": {"release": "prom"}},
+        },
         "tests": {"image": {"digest": "sha256:" + "a" * 64}},
     },
 }

@@ -228,3 +228,63 @@ def test_every_rule_names_its_port_by_number(value_set):
     ]
     assert ports, name
     assert [p for p in ports if not isinstance(p[1], int)] == [], name
+
+
+def _scrape_targets(rendered) -> set[tuple[str, int]]:
+    """(service key, pod port) of every scrape the rendering sets up: prometheus.io annotations,
+    and ServiceMonitor endpoints (a Service port name, resolved to the container port behind it)."""
+    targets = set()
+    for key, expected in SERVICES.items():
+        template = rendered.get("Deployment", expected["name"])["spec"]["template"]
+        annotations = template["metadata"].get("annotations") or {}
+        if annotations.get("prometheus.io/scrape") == "true":
+            targets.add((key, int(annotations["prometheus.io/port"])))
+    for monitor in rendered.of_kind("ServiceMonitor").values():
+        key, expected = next(
+            (k, s)
+            for k, s in SERVICES.items()
+            if rendered.get("Service", f"{s['name']}-service")["spec"]["selector"]
+            == monitor["spec"]["selector"]["matchLabels"]
+        )
+        service_ports = rendered.get("Service", f"{expected['name']}-service")["spec"]["ports"]
+        container_ports = rendered.container(expected["name"])["ports"]
+        for endpoint in monitor["spec"]["endpoints"]:
+            target = next(p["targetPort"] for p in service_ports if p["name"] == endpoint["port"])
+            targets.add((key, next(p["containerPort"] for p in container_ports if p["name"] == target)))
+    return targets
+
+
+def _named_scrapers(values) -> list[Endpoint]:
+    """A pod for each peer of networkPolicy.metricsFrom, carrying exactly the labels it selects."""
+    scrapers = []
+    for i, peer in enumerate(values.get("networkPolicy", {}).get("metricsFrom", [])):
+        assert set(peer) <= {"namespaceSelector", "podSelector"}, f"evaluator cannot model {peer}"
+        namespace_labels = peer.get("namespaceSelector", {}).get("matchLabels", {})
+        assert set(namespace_labels) <= {"kubernetes.io/metadata.name"}, namespace_labels
+        namespace = namespace_labels.get("kubernetes.io/metadata.name", NAMESPACE)
+        labels = peer.get("podSelector", {}).get("matchLabels", {})
+        scrapers.append(Endpoint(f"10.0.102.{100 + i}", namespace, labels))
+    return scrapers
+
+
+def test_every_scrape_that_is_set_up_is_admitted(value_set):
+    """Scrape annotations or ServiceMonitors are rendered only with a scraper the policies let in."""
+    name, rendered = value_set
+    network, pods = _cluster(rendered)
+    targets = _scrape_targets(rendered)
+    scrapers = _named_scrapers(rendered.values)
+    assert not targets or scrapers, f"{name}: scrapes of {sorted(targets)} but no scraper is named"
+    refused = [
+        (scraper.namespace, key, port)
+        for scraper in scrapers
+        for key, port in sorted(targets)
+        if not network.can_connect(scraper, pods[key], port)
+    ]
+    assert refused == [], name
+
+
+def test_the_scraped_value_set_scrapes_every_service_both_ways(render_set):
+    """The check above has something to check: annotations and ServiceMonitors, every service."""
+    rendered = render_set("all-features")
+    assert _scrape_targets(rendered) == {(k, s["port"]) for k, s in SERVICES.items()}
+    assert rendered.of_kind("ServiceMonitor") and _named_scrapers(rendered.values)

@@ -9,10 +9,11 @@ import shlex
 from typing import Any, Iterator
 
 import pytest
+import yaml
 
 import helm_python as helm
 
-from .manifests import CHART_DIR, Rendered, chart_values, merged
+from .manifests import CHART_DIR, SERVICE_MONITOR_API, Rendered, chart_values, merged
 
 REPO = CHART_DIR.parent
 README = (CHART_DIR / "README.md").read_text(encoding="utf-8")
@@ -174,3 +175,11 @@ def test_the_node_port_has_one_source():
 def test_every_placeholder_is_explained(placeholder):
     prose = re.sub(r"```.*?```", "", README, flags=re.DOTALL)
     assert f"`{placeholder}`" in prose
+
+
+@pytest.mark.parametrize("block", re.findall(r"```yaml\n(.*?)```", README, flags=re.DOTALL))
+def test_every_values_example_of_the_readme_renders(render, block):
+    """Each example is a values file as given: it passes the schema and renders (where the
+    cluster offers what it asks for)."""
+    rendered = render(yaml.safe_load(block), api_versions=[SERVICE_MONITOR_API])
+    assert rendered.of_kind("Deployment")

@@ -428,18 +428,44 @@ def test_topology_spread_over_zones_and_nodes(value_set):
             assert constraint["matchLabelKeys"] == ["pod-template-hash"]
 
 
-def test_prometheus_scrape_annotations(default, render):
-    for key, expected in SERVICES.items():
-        annotations = default.get("Deployment", expected["name"])["spec"]["template"]["metadata"][
-            "annotations"
-        ]
-        assert annotations["prometheus.io/scrape"] == "true"
-        assert annotations["prometheus.io/port"] == str(expected["port"])
-        assert annotations["prometheus.io/path"] == "/metrics"
+def _scrape_annotations(rendered, deployment):
+    template = rendered.get("Deployment", deployment)["spec"]["template"]["metadata"]
+    return {k: v for k, v in (template.get("annotations") or {}).items() if k.startswith("prometheus.io/")}
+
+
+def test_scraping_is_off_until_a_scraper_is_named(default, render_set, render):
+    """Scrape annotations the NetworkPolicies would answer with refusals help nobody."""
+    for deployment in DEPLOYMENTS:
+        assert _scrape_annotations(default, deployment) == {}
     assert not default.of_kind("ServiceMonitor")
-    off = render({"metrics": {"podAnnotations": False}})
-    template = off.get("Deployment", "bird-api")["spec"]["template"]["metadata"]
-    assert not any(k.startswith("prometheus.io/") for k in template.get("annotations") or {})
+    named = render_set("all-features")
+    without_policies = render({"networkPolicy": {"enabled": False}, "metrics": {"podAnnotations": True}})
+    for rendered in (named, without_policies):
+        for expected in SERVICES.values():
+            assert _scrape_annotations(rendered, expected["name"]) == {
+                "prometheus.io/scrape": "true",
+                "prometheus.io/port": str(expected["port"]),
+                "prometheus.io/path": "/metrics",
+            }
+
+
+@pytest.mark.parametrize(
+    ("values", "api_versions"),
+    [
+        pytest.param({"metrics": {"podAnnotations": True}}, [], id="pod-annotations"),
+        pytest.param(
+            {"metrics": {"serviceMonitor": {"enabled": True}}}, [SERVICE_MONITOR_API], id="service-monitors"
+        ),
+    ],
+)
+def test_scraping_behind_network_policies_without_a_named_scraper_is_refused(render, values, api_versions):
+    with pytest.raises(helm.HelmRenderError, match=r"networkPolicy\.metricsFrom"):
+        render(values, api_versions=api_versions)
+
+
+def test_service_monitors_the_cluster_cannot_take_need_no_scraper(render):
+    rendered = render({"metrics": {"serviceMonitor": {"enabled": True}}}, api_versions=())
+    assert not rendered.of_kind("ServiceMonitor")
 
 
 def test_optional_service_monitors_select_the_services(render_set):
