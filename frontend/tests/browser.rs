@@ -693,7 +693,8 @@ async fn exercise(client: Client, mut stack: Stack, photos: Photos) {
         {
             break;
         }
-        if !current.broken && !shot_photo {
+        // The screenshots show an Unsplash photo with its credit, not the default image.
+        if !current.broken && current.credit_text.is_some() && !shot_photo {
             screenshot(&client, DESKTOP, "browser-desktop.png").await;
             screenshot(&client, PHONE, "browser-phone.png").await;
             screenshot(&client, SMALL_PHONE, "browser-small-phone.png").await;
