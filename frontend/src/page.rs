@@ -25,7 +25,9 @@ const UNSPLASH_HOME: &str = "https://unsplash.com/";
 /// to the 2000 px bird-image asks for (a wide screen, or a laptop at 2x).
 pub const PHOTO_WIDTHS: [u32; 7] = [480, 640, 828, 1080, 1280, 1600, 2000];
 
-/// The photo covers the viewport, so it is as wide as the viewport.
+/// The photo covers the viewport: as wide as it, or wider on a portrait screen, where
+/// `object-fit: cover` shows the middle of a landscape photo. Choosing by the viewport's width
+/// keeps a phone's download small, for a little sharpness there.
 pub const PHOTO_SIZES: &str = "100vw";
 
 /// What each rendition asks Unsplash's image service (imgix) for, besides its width: the best
@@ -184,7 +186,7 @@ pub fn photo_alt(name: &str) -> String {
 
 /// A photo that came with a credit came from Unsplash's search (bird-image gives the default
 /// image none), so it is served by Unsplash's image service, which resizes by URL.
-pub fn is_unsplash_photo(bird: &Bird) -> bool {
+fn is_unsplash_photo(bird: &Bird) -> bool {
     bird.credit.is_some()
 }
 
