@@ -109,24 +109,24 @@ impl Photos {
     }
 }
 
-/// What the fake Unsplash has for the bird at `index` of the catalogue.
+/// What a search of the fake Unsplash finds for the bird at `index` of the catalogue.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Found {
+enum Search {
     Photo,
     /// Found on Unsplash, but the photo does not load.
-    Missing,
+    MissingPhoto,
     /// Not on Unsplash: bird-image answers the default image.
-    NotFound,
+    NoResult,
 }
 
-fn found(photos: &Photos, index: usize) -> Found {
+fn search(photos: &Photos, index: usize) -> Search {
     if !photos.gaps {
-        return Found::Photo;
+        return Search::Photo;
     }
     match index % 4 {
-        1 | 3 => Found::Missing,
-        2 => Found::NotFound,
-        _ => Found::Photo,
+        1 | 3 => Search::MissingPhoto,
+        2 => Search::NoResult,
+        _ => Search::Photo,
     }
 }
 
@@ -240,11 +240,15 @@ impl Respond for FakeUnsplash {
             .map(|(_, value)| value.into_owned())
             .unwrap_or_default();
         let index = BIRDS.iter().position(|bird| bird.name == query);
-        let found = index.map_or(Found::NotFound, |index| found(&self.photos, index));
-        let (Some(index), Found::Photo | Found::Missing) = (index, found) else {
+        let found = index.map_or(Search::NoResult, |index| search(&self.photos, index));
+        let (Some(index), Search::Photo | Search::MissingPhoto) = (index, found) else {
             return ResponseTemplate::new(200).set_body_json(json!({"results": []}));
         };
-        let missing = if found == Found::Missing { MISSING } else { "" };
+        let missing = if found == Search::MissingPhoto {
+            MISSING
+        } else {
+            ""
+        };
         let url = format!(
             "https://{}/photos/{missing}bird-{index}.svg?w=200&q=80",
             self.photos.addr
@@ -557,17 +561,17 @@ async fn check_bird(client: &Client, shown: Shown, photos: &Photos) -> Shown {
         .unwrap_or_else(|| panic!("{:?} is not a catalogue bird", shown.name));
     assert_eq!(shown.description, species.description);
     let src = shown.src.as_deref().expect("a photo element");
-    let found = found(photos, index);
-    if found == Found::NotFound {
+    let found = search(photos, index);
+    if found == Search::NoResult {
         // The default image is not Unsplash's: shown as it is, with no credit and no srcset.
         assert_eq!(src, photos.default_image());
         assert_eq!((&shown.srcset, &shown.sizes), (&None, &None), "{shown:?}");
         assert_eq!(shown.credit_text, None);
-        let (settled, ok) = wait_for(client, Duration::from_secs(5), |s| s.photo_loaded).await;
-        assert!(
-            ok && settled.current_src.as_deref() == Some(src),
-            "{settled:?}"
-        );
+        let (settled, ok) = wait_for(client, Duration::from_secs(5), |s| {
+            s.photo_loaded && s.current_src.as_deref() == Some(src)
+        })
+        .await;
+        assert!(ok, "the default image never loaded: {settled:?}");
         return settled;
     }
     assert!(
@@ -601,21 +605,22 @@ async fn check_bird(client: &Client, shown: Shown, photos: &Photos) -> Shown {
         )
     );
 
-    let missing = found == Found::Missing;
-    let (settled, ok) = wait_for(client, Duration::from_secs(5), |s| {
-        if missing { s.broken } else { s.photo_loaded }
-    })
-    .await;
-    let chosen = settled.current_src.as_deref().unwrap_or_default();
-    assert!(
+    let missing = found == Search::MissingPhoto;
+    // Settled: the browser took one of the offered renditions (the current source changes only
+    // once the new request settles) and it loaded or failed.
+    let chose_offered = |s: &Shown| {
+        let chosen = s.current_src.as_deref().unwrap_or_default();
         offered
             .split(", ")
-            .any(|candidate| candidate.split(' ').next() == Some(chosen)),
-        "{chosen:?} is not one of {offered}"
-    );
+            .any(|candidate| candidate.split(' ').next() == Some(chosen))
+    };
+    let (settled, ok) = wait_for(client, Duration::from_secs(5), |s| {
+        chose_offered(s) && if missing { s.broken } else { s.photo_loaded }
+    })
+    .await;
     assert!(
         ok,
-        "the photo of {} never settled: {settled:?}",
+        "the photo of {} never settled on one of {offered}: {settled:?}",
         species.name
     );
     if missing {
