@@ -21,6 +21,21 @@ pub const PAGE_CACHE: HeaderValue = HeaderValue::from_static("public, max-age=0,
 
 const UNSPLASH_HOME: &str = "https://unsplash.com/";
 
+/// The widths, in pixels, offered to the browser for an Unsplash photo: from a phone at 1x
+/// to the 2000 px bird-image asks for (a wide screen, or a laptop at 2x).
+pub const PHOTO_WIDTHS: [u32; 7] = [480, 640, 828, 1080, 1280, 1600, 2000];
+
+/// The photo covers the viewport: as wide as it, or wider on a portrait screen, where
+/// `object-fit: cover` shows the middle of a landscape photo. Choosing by the viewport's width
+/// keeps a phone's download small, for a little sharpness there.
+pub const PHOTO_SIZES: &str = "100vw";
+
+/// What each rendition asks Unsplash's image service (imgix) for, besides its width: the best
+/// format the browser accepts (the URL's own `fm` stays as the fallback), Unsplash's own quality
+/// for its `regular` photos, and `dpr=1`, because the width descriptors already count device
+/// pixels and a `dpr` carried by the URL would multiply them.
+const PHOTO_PARAMS: [(&str, &str); 3] = [("auto", "format"), ("q", "80"), ("dpr", "1")];
+
 /// The credit's link to Unsplash's home page, with the referral parameters.
 pub fn unsplash_href(utm_source: &str) -> String {
     let home = Url::parse(UNSPLASH_HOME).expect("a valid constant URL");
@@ -36,12 +51,18 @@ struct IndexPage<'a> {
     /// click never lands on the cached copy of the page it came from.
     next_href: String,
     bird: Option<BirdView>,
+    /// The recipe of [`srcset`], for the script, which builds the same for the next birds.
+    photo_widths: String,
+    photo_params: String,
+    photo_sizes: &'static str,
 }
 
 struct BirdView {
     name: String,
     description: String,
     image: String,
+    /// Only for Unsplash's photos: other hosts do not resize by URL.
+    srcset: Option<String>,
     alt: String,
     credit: Option<CreditView>,
 }
@@ -65,20 +86,32 @@ struct MessagePage<'a> {
 /// with the script, a fetch. `502` keeps the failure visible to monitoring and out of caches.
 pub async fn index(State(state): State<Arc<AppState>>, request_id: RequestId) -> Response {
     let (status, cache, bird) = match state.birds.random(&request_id).await {
-        Ok(bird) => (
-            StatusCode::OK,
-            PAGE_CACHE,
-            Some(BirdView::new(bird, &state)),
-        ),
+        Ok(bird) => (StatusCode::OK, PAGE_CACHE, Some(bird)),
         Err(_) => (StatusCode::BAD_GATEWAY, NO_STORE, None),
     };
-    let page = IndexPage {
-        assets: &state.assets,
-        utm_source: &state.utm_source,
-        next_href: format!("/?next={:08x}", rand::random::<u32>()),
-        bird,
-    };
+    let page = IndexPage::new(&state.assets, &state.utm_source, &state.unsplash_href, bird);
     html(status, cache, page.render())
+}
+
+impl<'a> IndexPage<'a> {
+    fn new(
+        assets: &'a Assets,
+        utm_source: &'a str,
+        unsplash_href: &str,
+        bird: Option<Bird>,
+    ) -> Self {
+        Self {
+            assets,
+            utm_source,
+            next_href: format!("/?next={:08x}", rand::random::<u32>()),
+            bird: bird.map(|bird| BirdView::new(bird, utm_source, unsplash_href)),
+            photo_widths: PHOTO_WIDTHS.map(|width| width.to_string()).join(" "),
+            photo_params: url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(PHOTO_PARAMS)
+                .finish(),
+            photo_sizes: PHOTO_SIZES,
+        }
+    }
 }
 
 /// A short page for 404, 405 and the like.
@@ -118,10 +151,13 @@ fn html(status: StatusCode, cache: HeaderValue, rendered: askama::Result<String>
 }
 
 impl BirdView {
-    fn new(bird: Bird, state: &AppState) -> Self {
+    fn new(bird: Bird, utm_source: &str, unsplash_href: &str) -> Self {
         Self {
             alt: photo_alt(&bird.name),
-            credit: bird.credit.map(|credit| CreditView::new(credit, state)),
+            srcset: is_unsplash_photo(&bird).then(|| srcset(&bird.image)),
+            credit: bird
+                .credit
+                .map(|credit| CreditView::new(credit, utm_source, unsplash_href)),
             image: bird.image.into(),
             name: bird.name,
             description: bird.description,
@@ -130,10 +166,10 @@ impl BirdView {
 }
 
 impl CreditView {
-    fn new(credit: Credit, state: &AppState) -> Self {
+    fn new(credit: Credit, utm_source: &str, unsplash_href: &str) -> Self {
         Self {
-            profile_href: with_utm(credit.profile_url, &state.utm_source).into(),
-            unsplash_href: state.unsplash_href.clone(),
+            profile_href: with_utm(credit.profile_url, utm_source).into(),
+            unsplash_href: unsplash_href.to_owned(),
             name: credit.name,
         }
     }
@@ -148,18 +184,50 @@ pub fn photo_alt(name: &str) -> String {
     format!("Photo of {article} {name}")
 }
 
+/// A photo that came with a credit came from Unsplash's search (bird-image gives the default
+/// image none), so it is served by Unsplash's image service, which resizes by URL.
+fn is_unsplash_photo(bird: &Bird) -> bool {
+    bird.credit.is_some()
+}
+
+/// The `srcset` of an Unsplash photo: one rendition per width of [`PHOTO_WIDTHS`], each the
+/// photo's URL with the parameters of [`PHOTO_PARAMS`] and its `w` set. A serialized URL holds
+/// no whitespace, and without its fragment it ends with the width, never with a comma, so each
+/// candidate parses as one URL. The page's script builds the same from the recipe the page
+/// carries.
+pub fn srcset(image: &Url) -> String {
+    let mut image = image.clone();
+    image.set_fragment(None);
+    PHOTO_WIDTHS
+        .map(|width| {
+            let width = width.to_string();
+            let mut params = PHOTO_PARAMS.to_vec();
+            params.push(("w", &width));
+            format!("{} {width}w", with_params(image.clone(), &params))
+        })
+        .join(", ")
+}
+
 /// `url` with the referral parameters Unsplash's guidelines ask for (replacing any present).
-pub fn with_utm(mut url: Url, utm_source: &str) -> Url {
+pub fn with_utm(url: Url, utm_source: &str) -> Url {
+    with_params(
+        url,
+        &[("utm_source", utm_source), ("utm_medium", "referral")],
+    )
+}
+
+/// `url` with each of `params` set: earlier values of those keys removed, every other
+/// parameter kept in its place, the new ones appended in order.
+fn with_params(mut url: Url, params: &[(&str, &str)]) -> Url {
     let kept: Vec<(String, String)> = url
         .query_pairs()
-        .filter(|(key, _)| key != "utm_source" && key != "utm_medium")
+        .filter(|(key, _)| params.iter().all(|(set, _)| key != set))
         .map(|(key, value)| (key.into_owned(), value.into_owned()))
         .collect();
     url.query_pairs_mut()
         .clear()
         .extend_pairs(kept)
-        .append_pair("utm_source", utm_source)
-        .append_pair("utm_medium", "referral");
+        .extend_pairs(params);
     url
 }
 
@@ -184,5 +252,130 @@ mod tests {
             unsplash_href("app"),
             "https://unsplash.com/?utm_source=app&utm_medium=referral"
         );
+    }
+
+    fn url(raw: &str) -> Url {
+        Url::parse(raw).unwrap()
+    }
+
+    /// `(url, width)` of each candidate of a srcset.
+    fn candidates(srcset: &str) -> Vec<(Url, u32)> {
+        srcset
+            .split(", ")
+            .map(|candidate| {
+                let (image, descriptor) = candidate.split_once(' ').expect("url and width");
+                let width = descriptor.strip_suffix('w').expect("a width descriptor");
+                (url(image), width.parse().expect("a whole width"))
+            })
+            .collect()
+    }
+
+    fn values<'u>(image: &'u Url, key: &str) -> Vec<std::borrow::Cow<'u, str>> {
+        image
+            .query_pairs()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v)
+            .collect()
+    }
+
+    #[test]
+    fn srcset_offers_every_width_with_its_parameters_set_once() {
+        let image = url(
+            "https://images.unsplash.com/photo-1?ixid=abc&fm=jpg&auto=compress&dpr=2&q=100&w=2000#top",
+        );
+        let offered = candidates(&srcset(&image));
+        let widths: Vec<u32> = offered.iter().map(|(_, width)| *width).collect();
+        assert_eq!(widths, PHOTO_WIDTHS);
+        for (rendition, width) in &offered {
+            assert_eq!(values(rendition, "w"), [width.to_string()]);
+            assert_eq!(values(rendition, "q"), ["80"]);
+            assert_eq!(values(rendition, "auto"), ["format"]);
+            assert_eq!(values(rendition, "dpr"), ["1"]);
+            // The rest of the photo's URL is kept as it was.
+            assert_eq!(values(rendition, "ixid"), ["abc"]);
+            assert_eq!(values(rendition, "fm"), ["jpg"]);
+            assert_eq!(rendition.host_str(), Some("images.unsplash.com"));
+            assert_eq!(rendition.path(), "/photo-1");
+            assert_eq!(rendition.fragment(), None);
+        }
+        assert_eq!(
+            offered[0].0.as_str(),
+            "https://images.unsplash.com/photo-1?ixid=abc&fm=jpg&auto=format&q=80&dpr=1&w=480"
+        );
+    }
+
+    #[test]
+    fn srcset_candidates_stay_one_url_each() {
+        // Spaces and a trailing comma would split a candidate; a serialized URL escapes the
+        // spaces, and the width comes last (the fragment is dropped).
+        let image = url("https://images.unsplash.com/a,b c?x=1,2#a,");
+        for (rendition, _) in candidates(&srcset(&image)) {
+            assert_eq!(rendition.path(), "/a,b%20c");
+            assert_eq!(values(&rendition, "x"), ["1,2"]);
+        }
+    }
+
+    fn bird(image: &str, credit: bool) -> Bird {
+        Bird {
+            name: "Blue <b>Jay</b>".to_owned(),
+            description: "Loud & \"crested\".".to_owned(),
+            image: url(image),
+            credit: credit.then(|| Credit {
+                name: "Ada".to_owned(),
+                profile_url: url("https://unsplash.com/@ada"),
+                photo_url: url("https://unsplash.com/photos/p"),
+            }),
+        }
+    }
+
+    fn render(bird: Bird) -> String {
+        let assets = Assets::embedded();
+        IndexPage::new(&assets, "app", "https://unsplash.com/", Some(bird))
+            .render()
+            .unwrap()
+    }
+
+    /// The value of the first `name="..."` in `html`, entities left as they are.
+    fn attribute<'h>(html: &'h str, name: &str) -> Option<&'h str> {
+        let start = html.find(&format!(" {name}=\""))? + name.len() + 3;
+        html[start..].split('"').next()
+    }
+
+    #[test]
+    fn only_a_credited_photo_gets_a_srcset() {
+        let default = "https://www.pokemonmillennium.net/wp-content/uploads/2015/11/missingno.png";
+        let html = render(bird(default, false));
+        assert!(html.contains(&format!(r#"id="photo" src="{default}" alt="#)));
+        assert_eq!(attribute(&html, "srcset"), None);
+        assert_eq!(attribute(&html, "sizes"), None);
+
+        // Even on Unsplash's host: without a credit, bird did not get it from Unsplash's API.
+        let html = render(bird("https://images.unsplash.com/p?w=2000&q=100", false));
+        assert_eq!(attribute(&html, "srcset"), None);
+
+        let html = render(bird("https://images.unsplash.com/p?w=2000&q=100", true));
+        assert!(attribute(&html, "srcset").is_some());
+        assert_eq!(attribute(&html, "sizes"), Some("100vw"));
+    }
+
+    #[test]
+    fn the_srcset_is_escaped_and_the_page_carries_its_recipe() {
+        let image = url("https://images.unsplash.com/p?w=2000&q=100&x=%22%3E%3Cscript%3E");
+        let html = render(bird(image.as_str(), true));
+        let rendered = attribute(&html, "srcset").expect("a srcset");
+        assert!(!rendered.contains(['<', '>']) && !rendered.contains("&q"));
+        assert_eq!(rendered.replace("&#38;", "&"), srcset(&image));
+        assert!(html.contains("Blue &#60;b&#62;Jay&#60;/b&#62;"));
+        assert!(html.contains(r#"fetchpriority="high""#));
+
+        assert_eq!(
+            attribute(&html, "data-photo-widths"),
+            Some("480 640 828 1080 1280 1600 2000")
+        );
+        assert_eq!(
+            attribute(&html, "data-photo-params"),
+            Some("auto=format&#38;q=80&#38;dpr=1")
+        );
+        assert_eq!(attribute(&html, "data-photo-sizes"), Some("100vw"));
     }
 }

@@ -25,6 +25,10 @@
   if (!stage || !card || !next) return;
 
   const utmSource = card.dataset.utmSource || '';
+  // The recipe of an Unsplash photo's srcset, as the server uses it for the first photo.
+  const photoWidths = (stage.dataset.photoWidths || '').split(' ').filter(Boolean);
+  const photoParams = [...new URLSearchParams(stage.dataset.photoParams || '')];
+  const photoSizes = stage.dataset.photoSizes || '';
   let photo = $('photo');
   let upcoming = null; // Promise of the next bird, fetched and preloaded in the background
   let busy = false;
@@ -63,9 +67,39 @@
     return url.href;
   }
 
+  // One rendition per width, for photos that came with an Unsplash credit (only Unsplash's
+  // image service resizes by URL); '' for any other photo.
+  function photoSrcset(bird) {
+    if (!bird.credit || photoWidths.length === 0) return '';
+    return photoWidths
+      .map((width) => {
+        const url = new URL(bird.image);
+        url.hash = '';
+        const params = [...photoParams, ['w', width]];
+        for (const [key] of params) url.searchParams.delete(key);
+        for (const [key, value] of params) url.searchParams.append(key, value);
+        return `${url.href} ${width}w`;
+      })
+      .join(', ');
+  }
+
+  // The same choice for the preloaded and the shown image, so the browser fetches one
+  // rendition once. A photo without a srcset must not keep the previous bird's.
+  function setSource(image, bird) {
+    const srcset = photoSrcset(bird);
+    if (srcset) {
+      image.sizes = photoSizes;
+      image.srcset = srcset;
+    } else {
+      image.removeAttribute('srcset');
+      image.removeAttribute('sizes');
+    }
+    image.src = bird.image;
+  }
+
   // Resolves true when the photo loaded, false when it failed, and true after the wait
   // (the photo then finishes loading in place).
-  function preload(src) {
+  function preload(bird) {
     return new Promise((resolve) => {
       const image = new Image();
       const timer = setTimeout(() => resolve(true), PRELOAD_WAIT_MS);
@@ -77,7 +111,7 @@
         clearTimeout(timer);
         resolve(false);
       };
-      image.src = src;
+      setSource(image, bird);
     });
   }
 
@@ -97,7 +131,7 @@
       clearTimeout(timer);
     }
     if (!isBird(bird)) throw new Error('bird API answered something that is not a bird');
-    return { bird, loaded: await preload(bird.image) };
+    return { bird, loaded: await preload(bird) };
   }
 
   function prefetch() {
@@ -128,7 +162,7 @@
     }
     stage.classList.toggle('is-broken', !loaded);
     photo.alt = photoAlt(bird.name);
-    photo.src = bird.image;
+    setSource(photo, bird);
   }
 
   function showCredit(credit) {

@@ -2,22 +2,28 @@
 //! `chromium-driver`) drives the page served by the real three services, started here on
 //! random ports. bird-image asks a wiremock Unsplash whose photos live on a small local https
 //! server (the page's CSP allows only https images, and Chromium is told to accept its
-//! self-signed certificate); half of the birds' photos are missing, so the placeholder shows.
-//! Screenshots go to `tests/artifacts/` at the workspace root.
+//! self-signed certificate). In the walk through the page, half of the birds' photos are
+//! missing, so the placeholder shows, and a quarter are not found on Unsplash, so the default
+//! image (also on the photo server) shows. The photo server resizes like Unsplash, counting
+//! what each screen asks for. Screenshots go to `tests/artifacts/` at the workspace root.
 
+use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::Path as UrlPath;
+use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bird::catalogue::BIRDS;
 use fantoccini::wd::Capabilities;
 use fantoccini::{Client, ClientBuilder, Locator};
+use frontend::page::{PHOTO_SIZES, PHOTO_WIDTHS, srcset};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde::Deserialize;
 use serde_json::json;
@@ -34,8 +40,10 @@ const PHONE: (u32, u32) = (375, 812);
 const DESKTOP: (u32, u32) = (1440, 900);
 /// The smallest phone the page is made for.
 const SMALL_PHONE: (u32, u32) = (320, 568);
-/// Photos of birds at odd places in the catalogue are missing from the photo server.
+/// The name prefix of the photos the photo server does not have.
 const MISSING: &str = "missing-";
+/// Only one browser at a time: the machine is small, and the byte counts are per browser.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn artifacts() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/artifacts");
@@ -73,30 +81,113 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-async fn start_photo_server() -> SocketAddr {
+/// One photo the photo server answered.
+#[derive(Clone, Debug)]
+struct Served {
+    file: String,
+    /// The `w` asked for; `None` for a photo that is not resized (the default image).
+    width: Option<u32>,
+    bytes: usize,
+}
+
+/// The photo server: its address, whether some birds' photos are missing or not found (the
+/// walk through the page) or all are there (the byte counts), and what it served.
+#[derive(Clone)]
+struct Photos {
+    addr: SocketAddr,
+    gaps: bool,
+    served: Arc<Mutex<Vec<Served>>>,
+}
+
+impl Photos {
+    fn default_image(&self) -> String {
+        format!("https://{}/photos/default.svg", self.addr)
+    }
+
+    fn take_served(&self) -> Vec<Served> {
+        std::mem::take(&mut *self.served.lock().unwrap())
+    }
+}
+
+/// What a search of the fake Unsplash finds for the bird at `index` of the catalogue.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Search {
+    Photo,
+    /// Found on Unsplash, but the photo does not load.
+    MissingPhoto,
+    /// Not on Unsplash: bird-image answers the default image.
+    NoResult,
+}
+
+fn search(photos: &Photos, index: usize) -> Search {
+    if !photos.gaps {
+        return Search::Photo;
+    }
+    match index % 4 {
+        1 | 3 => Search::MissingPhoto,
+        2 => Search::NoResult,
+        _ => Search::Photo,
+    }
+}
+
+async fn start_photo_server(gaps: bool) -> Photos {
     let tcp = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
     let addr = tcp.local_addr().unwrap();
     let listener = TlsListener {
         tcp,
         acceptor: self_signed_tls(),
     };
-    let photos = Router::new().route("/photos/{file}", get(photo));
-    tokio::spawn(async move { axum::serve(listener, photos).await });
-    addr
+    let photos = Photos {
+        addr,
+        gaps,
+        served: Arc::default(),
+    };
+    let router = Router::new()
+        .route("/photos/{file}", get(photo))
+        .with_state(photos.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    photos
 }
 
-/// A dawn landscape with a perched bird, its colours shifted per bird so each photo differs.
-async fn photo(UrlPath(file): UrlPath<String>) -> Response {
-    let Some(index) = file
-        .strip_suffix(".svg")
-        .and_then(|stem| stem.strip_prefix("bird-"))
-        .and_then(|n| n.parse::<usize>().ok())
-    else {
+/// What a photo costs, the model of the byte counts: a 3:2 photo of `width` pixels at 2 bits
+/// per pixel for q=80 (a JPEG at Unsplash's quality for its `regular` renditions; the WebP or
+/// AVIF that `auto=format` gets would be smaller still) and 6 above q=85 (so bird's 2000 px,
+/// q=100 rendition is 2 MB, within the issue's "one to several MB").
+fn model_bytes(width: u32, quality: u32) -> usize {
+    let bits_per_pixel = if quality <= 85 { 2 } else { 6 };
+    let pixels = width as usize * (width as usize * 2 / 3);
+    pixels * bits_per_pixel / 8
+}
+
+/// A dawn landscape with a perched bird, its colours shifted per bird so each photo differs,
+/// `w` pixels wide and as many bytes as [`model_bytes`] says.
+async fn photo(
+    State(photos): State<Photos>,
+    UrlPath(file): UrlPath<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let index = match file.strip_suffix(".svg") {
+        Some("default") => Some(0),
+        Some(stem) => stem
+            .strip_prefix("bird-")
+            .and_then(|n| n.parse::<usize>().ok()),
+        None => None,
+    };
+    let number = |key: &str| query.get(key).and_then(|value| value.parse::<u32>().ok());
+    let width = number("w");
+    let Some(index) = index else {
+        photos.served.lock().unwrap().push(Served {
+            file,
+            width,
+            bytes: 0,
+        });
         return StatusCode::NOT_FOUND.into_response();
     };
+    let shown_width = width.unwrap_or(2000);
+    let bytes = model_bytes(shown_width, number("q").unwrap_or(100));
     let hue = (index * 29) % 360;
-    let svg = format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="2000" height="1333" viewBox="0 0 2000 1333">
+    let mut svg = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{shown_width}" height="{height}" viewBox="0 0 2000 1333">
 <defs><linearGradient id="sky" x1="0" y1="0" x2="0" y2="1">
 <stop offset="0" stop-color="hsl({hue},45%,22%)"/><stop offset="0.55" stop-color="hsl({h2},60%,62%)"/>
 <stop offset="1" stop-color="hsl({h3},70%,78%)"/></linearGradient>
@@ -111,17 +202,33 @@ async fn photo(UrlPath(file): UrlPath<String>) -> Response {
 <circle cx="780" cy="780" r="36" fill="#20160f"/><path d="M808 776 L846 786 L808 796 Z" fill="#20160f"/>
 <path d="M650 850 L580 905 L605 915 L668 868 Z" fill="#20160f"/>
 </svg>"##,
+        height = shown_width * 2 / 3,
         h2 = (hue + 25) % 360,
         h3 = (hue + 45) % 360,
     );
-    ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
+    let padding = bytes.saturating_sub(svg.len() + "\n<!---->".len());
+    svg.push_str(&format!("\n<!--{}-->", "~".repeat(padding)));
+    photos.served.lock().unwrap().push(Served {
+        file,
+        width,
+        bytes: svg.len(),
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            // A rendition never changes, so the browser keeps it: each is fetched once.
+            (header::CACHE_CONTROL, "public, max-age=31536000"),
+        ],
+        svg,
+    )
+        .into_response()
 }
 
 // ---------------------------------------------------------------------------------------------
 // A fake Unsplash that finds one photo per bird, on the photo server.
 
 struct FakeUnsplash {
-    photos: SocketAddr,
+    photos: Photos,
 }
 
 impl Respond for FakeUnsplash {
@@ -132,13 +239,19 @@ impl Respond for FakeUnsplash {
             .find(|(key, _)| key == "query")
             .map(|(_, value)| value.into_owned())
             .unwrap_or_default();
-        let Some(index) = BIRDS.iter().position(|bird| bird.name == query) else {
+        let index = BIRDS.iter().position(|bird| bird.name == query);
+        let found = index.map_or(Search::NoResult, |index| search(&self.photos, index));
+        let (Some(index), Search::Photo | Search::MissingPhoto) = (index, found) else {
             return ResponseTemplate::new(200).set_body_json(json!({"results": []}));
         };
-        let missing = if index % 2 == 1 { MISSING } else { "" };
+        let missing = if found == Search::MissingPhoto {
+            MISSING
+        } else {
+            ""
+        };
         let url = format!(
             "https://{}/photos/{missing}bird-{index}.svg?w=200&q=80",
-            self.photos
+            self.photos.addr
         );
         ResponseTemplate::new(200).set_body_json(json!({
             "results": [{
@@ -162,15 +275,18 @@ struct Stack {
     frontend: TestServer,
 }
 
-async fn start_stack(photos: SocketAddr) -> Stack {
+async fn start_stack(photos: &Photos) -> Stack {
     let unsplash = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/search/photos"))
-        .respond_with(FakeUnsplash { photos })
+        .respond_with(FakeUnsplash {
+            photos: photos.clone(),
+        })
         .mount(&unsplash)
         .await;
-    let image_config =
+    let mut image_config =
         bird_image::Config::for_tests(Url::parse(&unsplash.uri()).unwrap(), Some("test-key"));
+    image_config.default_image_url = Url::parse(&photos.default_image()).unwrap();
     let bird_image = TestServer::start(
         bird_image::SERVICE,
         ShutdownSettings::IMMEDIATE,
@@ -203,14 +319,17 @@ async fn start_stack(photos: SocketAddr) -> Stack {
 struct ChromeDriver {
     child: Child,
     url: String,
-    profile: PathBuf,
+    /// One fresh profile (so an empty cache) per browser session.
+    profiles: Vec<PathBuf>,
 }
 
 impl Drop for ChromeDriver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
+        for profile in &self.profiles {
+            let _ = std::fs::remove_dir_all(profile);
+        }
     }
 }
 
@@ -240,11 +359,10 @@ async fn start_chromedriver() -> ChromeDriver {
         .stderr(Stdio::null())
         .spawn()
         .expect("start chromedriver");
-    let profile = std::env::temp_dir().join(format!("bird-browser-test-{}", std::process::id()));
     let mut driver = ChromeDriver {
         child,
         url: format!("http://127.0.0.1:{port}"),
-        profile,
+        profiles: Vec::new(),
     };
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -264,7 +382,14 @@ async fn start_chromedriver() -> ChromeDriver {
     driver
 }
 
-async fn open_browser(driver: &ChromeDriver) -> Client {
+/// A browser session with an empty cache, whose device pixel ratio is `scale`.
+async fn open_browser(driver: &mut ChromeDriver, scale: u32) -> Client {
+    static SESSIONS: AtomicUsize = AtomicUsize::new(0);
+    let profile = std::env::temp_dir().join(format!(
+        "bird-browser-test-{}-{}",
+        std::process::id(),
+        SESSIONS.fetch_add(1, Ordering::Relaxed)
+    ));
     let args = [
         "--headless".to_owned(),
         "--no-sandbox".to_owned(),
@@ -278,8 +403,10 @@ async fn open_browser(driver: &ChromeDriver) -> Client {
         "--hide-scrollbars".to_owned(),
         // The photo server's certificate is self-signed.
         "--ignore-certificate-errors".to_owned(),
-        format!("--user-data-dir={}", driver.profile.display()),
+        format!("--force-device-scale-factor={scale}"),
+        format!("--user-data-dir={}", profile.display()),
     ];
+    driver.profiles.push(profile);
     let mut options = json!({ "args": args });
     if Path::new("/usr/bin/chromium").is_file() {
         options["binary"] = json!("/usr/bin/chromium");
@@ -301,14 +428,18 @@ async fn open_browser(driver: &ChromeDriver) -> Client {
 // Reading the page.
 
 /// What the page shows, as the browser computed it.
-#[derive(Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 struct Shown {
     name: String,
     description: String,
     credit_text: Option<String>,
     credit_href: Option<String>,
+    /// The photo's `src`, `srcset` and `sizes` attributes, and what the browser chose.
     src: Option<String>,
+    srcset: Option<String>,
+    sizes: Option<String>,
+    current_src: Option<String>,
     alt: Option<String>,
     broken: bool,
     photo_visible: bool,
@@ -337,7 +468,10 @@ return {
   description: $('bird-description').textContent,
   creditText: visible(credit) ? credit.textContent : null,
   creditHref: visible(credit) && author ? author.href : null,
-  src: photo ? photo.currentSrc || photo.src : null,
+  src: photo ? photo.getAttribute('src') : null,
+  srcset: photo ? photo.getAttribute('srcset') : null,
+  sizes: photo ? photo.getAttribute('sizes') : null,
+  currentSrc: photo ? photo.currentSrc : null,
   alt: photo ? photo.alt : null,
   broken: $('stage').classList.contains('is-broken'),
   photoVisible: visible(photo),
@@ -417,9 +551,9 @@ async fn screenshot(client: &Client, size: (u32, u32), name: &str) {
     std::fs::write(artifacts().join(name), png).expect("write the screenshot");
 }
 
-/// Checks one shown bird against the catalogue and the fake Unsplash, and says whether its
-/// photo is one of the missing ones.
-async fn check_bird(client: &Client, shown: Shown, photos: SocketAddr) -> Shown {
+/// Checks one shown bird against the catalogue and the fake Unsplash, and waits for its photo
+/// (or the placeholder, for a missing one) to settle.
+async fn check_bird(client: &Client, shown: Shown, photos: &Photos) -> Shown {
     let (index, species) = BIRDS
         .iter()
         .enumerate()
@@ -427,10 +561,27 @@ async fn check_bird(client: &Client, shown: Shown, photos: SocketAddr) -> Shown 
         .unwrap_or_else(|| panic!("{:?} is not a catalogue bird", shown.name));
     assert_eq!(shown.description, species.description);
     let src = shown.src.as_deref().expect("a photo element");
+    let found = search(photos, index);
+    if found == Search::NoResult {
+        // The default image is not Unsplash's: shown as it is, with no credit and no srcset.
+        assert_eq!(src, photos.default_image());
+        assert_eq!((&shown.srcset, &shown.sizes), (&None, &None), "{shown:?}");
+        assert_eq!(shown.credit_text, None);
+        let (settled, ok) = wait_for(client, Duration::from_secs(5), |s| {
+            s.photo_loaded && s.current_src.as_deref() == Some(src)
+        })
+        .await;
+        assert!(ok, "the default image never loaded: {settled:?}");
+        return settled;
+    }
     assert!(
-        src.starts_with(&format!("https://{photos}/photos/")) && src.contains("w=2000"),
+        src.starts_with(&format!("https://{}/photos/", photos.addr)) && src.contains("w=2000"),
         "{src}"
     );
+    // The same srcset, whether the server rendered the bird or the script showed it.
+    let offered = srcset(&Url::parse(src).unwrap());
+    assert_eq!(shown.srcset.as_deref(), Some(offered.as_str()), "{shown:?}");
+    assert_eq!(shown.sizes.as_deref(), Some(PHOTO_SIZES));
     let article = if species.name.starts_with(['A', 'E', 'I', 'O', 'U']) {
         "an"
     } else {
@@ -454,14 +605,22 @@ async fn check_bird(client: &Client, shown: Shown, photos: SocketAddr) -> Shown 
         )
     );
 
-    let missing = src.contains(MISSING);
+    let missing = found == Search::MissingPhoto;
+    // Settled: the browser took one of the offered renditions (the current source changes only
+    // once the new request settles) and it loaded or failed.
+    let chose_offered = |s: &Shown| {
+        let chosen = s.current_src.as_deref().unwrap_or_default();
+        offered
+            .split(", ")
+            .any(|candidate| candidate.split(' ').next() == Some(chosen))
+    };
     let (settled, ok) = wait_for(client, Duration::from_secs(5), |s| {
-        if missing { s.broken } else { s.photo_loaded }
+        chose_offered(s) && if missing { s.broken } else { s.photo_loaded }
     })
     .await;
     assert!(
         ok,
-        "the photo of {} never settled: {settled:?}",
+        "the photo of {} never settled on one of {offered}: {settled:?}",
         species.name
     );
     if missing {
@@ -502,13 +661,13 @@ async fn fits_the_viewport(client: &Client) {
     );
 }
 
-async fn exercise(client: Client, mut stack: Stack, photos: SocketAddr) {
+async fn exercise(client: Client, mut stack: Stack, photos: Photos) {
     let started = Instant::now();
     set_viewport(&client, DESKTOP).await;
     client.goto(&stack.frontend.url("/")).await.unwrap();
 
     // The first bird is in the page as served.
-    let first = check_bird(&client, read(&client).await, photos).await;
+    let first = check_bird(&client, read(&client).await, &photos).await;
     assert_eq!(
         first.stage_position, "fixed",
         "the stylesheet applies under the CSP"
@@ -525,10 +684,13 @@ async fn exercise(client: Client, mut stack: Stack, photos: SocketAddr) {
     let mut changed_by_keyboard = false;
     let mut shot_photo = false;
     let mut shot_placeholder = false;
+    // The script swapped a photo with a srcset for the default image, which has none.
+    let mut swapped_to_default = false;
     let mut current = first;
     for attempt in 0..40 {
         if saw_photo
             && saw_placeholder
+            && swapped_to_default
             && changed_by_click
             && changed_by_keyboard
             && shot_photo
@@ -536,7 +698,8 @@ async fn exercise(client: Client, mut stack: Stack, photos: SocketAddr) {
         {
             break;
         }
-        if !current.broken && !shot_photo {
+        // The screenshots show an Unsplash photo with its credit, not the default image.
+        if !current.broken && current.credit_text.is_some() && !shot_photo {
             screenshot(&client, DESKTOP, "browser-desktop.png").await;
             screenshot(&client, PHONE, "browser-phone.png").await;
             screenshot(&client, SMALL_PHONE, "browser-small-phone.png").await;
@@ -577,7 +740,9 @@ async fn exercise(client: Client, mut stack: Stack, photos: SocketAddr) {
         if moved {
             changed_by_click |= attempt % 2 == 0;
             changed_by_keyboard |= attempt % 2 == 1;
-            current = check_bird(&client, after, photos).await;
+            let had_srcset = current.srcset.is_some();
+            current = check_bird(&client, after, &photos).await;
+            swapped_to_default |= had_srcset && current.srcset.is_none();
             saw_photo |= !current.broken;
             saw_placeholder |= current.broken;
         }
@@ -591,6 +756,10 @@ async fn exercise(client: Client, mut stack: Stack, photos: SocketAddr) {
         "Enter on 'Next bird' never changed the bird"
     );
     assert!(saw_photo, "no photo ever loaded");
+    assert!(
+        swapped_to_default,
+        "the script never showed the default image after an Unsplash photo"
+    );
     assert!(
         saw_placeholder,
         "no missing photo ever showed the placeholder"
@@ -660,10 +829,11 @@ async fn exercise(client: Client, mut stack: Stack, photos: SocketAddr) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_works_in_a_real_browser() {
-    let driver = start_chromedriver().await;
-    let photos = start_photo_server().await;
-    let stack = start_stack(photos).await;
-    let client = open_browser(&driver).await;
+    let _one = ONE_BROWSER.lock().await;
+    let mut driver = start_chromedriver().await;
+    let photos = start_photo_server(true).await;
+    let stack = start_stack(&photos).await;
+    let client = open_browser(&mut driver, 1).await;
 
     // Run the checks apart, so the browser is closed even when one fails.
     let outcome = tokio::spawn(exercise(client.clone(), stack, photos)).await;
@@ -672,4 +842,169 @@ async fn the_page_works_in_a_real_browser() {
     if let Err(failure) = outcome {
         std::panic::resume_unwind(failure.into_panic());
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the photo costs on each screen.
+
+struct Screen {
+    name: &'static str,
+    viewport: (u32, u32),
+    scale: u32,
+}
+
+const SCREENS: [Screen; 3] = [
+    Screen {
+        name: "375 px phone at 1x",
+        viewport: PHONE,
+        scale: 1,
+    },
+    Screen {
+        name: "375 px phone at 3x",
+        viewport: PHONE,
+        scale: 3,
+    },
+    Screen {
+        name: "1440 px screen at 1x",
+        viewport: DESKTOP,
+        scale: 1,
+    },
+];
+
+/// The widths a browser may fairly pick for `device_width` pixels: the candidates either side.
+fn fair_widths(device_width: u32) -> Vec<u32> {
+    let below = PHOTO_WIDTHS.iter().rev().find(|w| **w <= device_width);
+    let above = PHOTO_WIDTHS.iter().find(|w| **w >= device_width);
+    below.into_iter().chain(above).copied().collect()
+}
+
+/// Opens the page on `screen` in a fresh browser, waits for the first photo, then has the
+/// script show a bird of another species; answers the first photo's file name and what the
+/// photo server served. Each visit has its own stack and photo server, so a request still
+/// under way when the browser closes cannot count for the next screen.
+async fn visit(driver: &mut ChromeDriver, screen: &Screen) -> (String, Vec<Served>) {
+    let photos = start_photo_server(false).await;
+    let stack = start_stack(&photos).await;
+    let client = open_browser(driver, screen.scale).await;
+    let outcome = tokio::spawn(visit_in(
+        client.clone(),
+        stack.frontend.url("/"),
+        photos.clone(),
+        screen.viewport,
+        screen.scale,
+    ))
+    .await;
+    let _ = client.close().await;
+    match outcome {
+        Ok(first) => (first, photos.take_served()),
+        Err(failure) => std::panic::resume_unwind(failure.into_panic()),
+    }
+}
+
+async fn visit_in(
+    client: Client,
+    page: String,
+    photos: Photos,
+    viewport: (u32, u32),
+    scale: u32,
+) -> String {
+    // The viewport is set before the page loads, so the first choice is for this screen.
+    set_viewport(&client, viewport).await;
+    let ratio = client
+        .execute("return window.devicePixelRatio;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(ratio.as_f64(), Some(f64::from(scale)));
+    client.goto(&page).await.unwrap();
+    let first = check_bird(&client, read(&client).await, &photos).await;
+    let mut current = first.clone();
+    for _ in 0..12 {
+        if current.name != first.name {
+            break;
+        }
+        client
+            .find(Locator::Id("next"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let (after, ok) = wait_for(&client, Duration::from_secs(5), |s| {
+            !s.loading && s.photo_loaded && s.src != current.src
+        })
+        .await;
+        if ok {
+            current = check_bird(&client, after, &photos).await;
+        }
+    }
+    assert_ne!(
+        current.name, first.name,
+        "the script never showed another bird"
+    );
+    let file = |shown: &Shown| {
+        let src = Url::parse(shown.src.as_deref().unwrap()).unwrap();
+        src.path_segments().unwrap().next_back().unwrap().to_owned()
+    };
+    file(&first)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_downloads_a_photo_for_its_width_not_2000_px() {
+    let _one = ONE_BROWSER.lock().await;
+    let mut driver = start_chromedriver().await;
+    let mut first_photo_bytes = BTreeMap::new();
+    for screen in &SCREENS {
+        let (first_file, served) = visit(&mut driver, screen).await;
+        let fair = fair_widths(screen.viewport.0 * screen.scale);
+        let mut per_width: BTreeMap<Option<u32>, (usize, usize)> = BTreeMap::new();
+        for photo in &served {
+            let entry = per_width.entry(photo.width).or_default();
+            entry.0 += 1;
+            entry.1 += photo.bytes;
+        }
+        eprintln!(
+            "{}: requests and bytes per width {per_width:?}",
+            screen.name
+        );
+        for photo in &served {
+            assert!(
+                photo.width.is_some_and(|w| fair.contains(&w)),
+                "{} asked for {photo:?}, not one of the widths {fair:?}",
+                screen.name
+            );
+        }
+        // The preloaded rendition is the one shown: each photo crosses the network once.
+        let mut files: Vec<&str> = served.iter().map(|photo| photo.file.as_str()).collect();
+        files.sort_unstable();
+        let fetched = files.len();
+        files.dedup();
+        assert_eq!(
+            fetched,
+            files.len(),
+            "{}: a photo was fetched twice: {served:?}",
+            screen.name
+        );
+        let first: usize = served
+            .iter()
+            .filter(|photo| photo.file == first_file)
+            .map(|photo| photo.bytes)
+            .sum();
+        assert!(
+            first > 0,
+            "{}: the first photo was never fetched: {served:?}",
+            screen.name
+        );
+        first_photo_bytes.insert(screen.name, first);
+    }
+    eprintln!(
+        "bytes of the first photo: {first_photo_bytes:?}; bird's own 2000 px, q=100 rendition: {}",
+        model_bytes(2000, 100)
+    );
+    let phone = first_photo_bytes["375 px phone at 1x"];
+    let wide = first_photo_bytes["1440 px screen at 1x"];
+    assert!(
+        phone * 10 < wide,
+        "a phone should cost a fraction of a wide screen: {phone} vs {wide}"
+    );
+    assert!(first_photo_bytes["375 px phone at 3x"] < model_bytes(2000, 80));
 }

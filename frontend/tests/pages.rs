@@ -135,8 +135,12 @@ async fn renders_the_bird_with_its_photo_and_credit() {
     assert!(
         html.contains("A thrush with a brick-red breast, often seen pulling worms from lawns.")
     );
+    // The srcset itself is checked by the unit tests of `page` and by the browser test.
     assert!(html.contains(
-        r#"<img class="stage__photo" id="photo" src="https://images.unsplash.com/photo-9?w=2000&#38;q=100" alt="Photo of an American Robin">"#
+        r#"<img class="stage__photo" id="photo" src="https://images.unsplash.com/photo-9?w=2000&#38;q=100" srcset="https://images.unsplash.com/photo-9?auto=format&#38;q=80&#38;dpr=1&#38;w=480 480w, "#
+    ));
+    assert!(html.contains(
+        r#" 2000w" sizes="100vw" alt="Photo of an American Robin" fetchpriority="high">"#
     ));
     assert!(html.contains(
         r#"Photo by <a href="https://unsplash.com/@adalens?utm_source=bird_explorer&#38;utm_medium=referral">Ada Lens</a> on <a href="https://unsplash.com/?utm_source=bird_explorer&#38;utm_medium=referral">Unsplash</a>"#
