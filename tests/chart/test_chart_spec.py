@@ -398,6 +398,13 @@ def test_zero_downtime_rollouts(value_set):
         assert needed <= pod["terminationGracePeriodSeconds"]
 
 
+def test_no_pre_stop_pause_renders_no_hook(render):
+    """Before Kubernetes 1.33 the API refuses `sleep: {seconds: 0}`; no pause needs no hook."""
+    rendered = render({"services": {"bird": {"preStopSleepSeconds": 0}}})
+    assert "lifecycle" not in rendered.container("bird-api")
+    assert rendered.container("bird-frontend")["lifecycle"] == {"preStop": {"sleep": {"seconds": 5}}}
+
+
 def test_a_grace_period_shorter_than_the_shutdown_is_refused(chart):
     with pytest.raises(helm.HelmError, match="terminationGracePeriodSeconds"):
         chart.render({"services": {"bird": {"terminationGracePeriodSeconds": 15}}}, name=RELEASE)
