@@ -88,6 +88,20 @@ app.kubernetes.io/version: {{ include "bird.tag" .root | replace "+" "_" | trunc
 app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end -}}
 
+{{/*
+A service's ServiceAccount: serviceAccount.name, else the Deployment's name when the chart
+creates it, else the namespace's "default". Expects a merged service.
+*/}}
+{{- define "bird.serviceAccountName" -}}
+{{- if .serviceAccount.name -}}
+{{- .serviceAccount.name -}}
+{{- else if .serviceAccount.create -}}
+{{- .name -}}
+{{- else -}}
+default
+{{- end -}}
+{{- end -}}
+
 {{/* Name of the Secret holding the Unsplash key, or "" when no key is configured. */}}
 {{- define "bird.unsplashSecretName" -}}
 {{- if .Values.unsplash.existingSecret -}}

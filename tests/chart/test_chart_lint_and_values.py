@@ -143,6 +143,9 @@ BAD_VALUES = [
         id="named-port-in-egress",
     ),
     pytest.param({"defaults": {"name": "x"}}, "false schema", id="name-in-defaults"),
+    pytest.param(
+        {"services": {"bird": {"serviceAccount": {"name": "Bird_SA"}}}}, "pattern", id="bad-service-account-name"
+    ),
 ]
 
 

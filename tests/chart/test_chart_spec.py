@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -378,6 +380,57 @@ def test_service_accounts_do_not_mount_tokens(default):
         assert accounts[deployment]["automountServiceAccountToken"] is False
         pod = default.get("Deployment", deployment)["spec"]["template"]["spec"]
         assert pod["serviceAccountName"] == deployment
+
+
+def _account_of(rendered, deployment):
+    return rendered.get("Deployment", deployment)["spec"]["template"]["spec"]["serviceAccountName"]
+
+
+def test_a_service_account_name_is_shared_from_defaults_or_given_per_service(render):
+    shared = render({"defaults": {"serviceAccount": {"name": "bird"}}})
+    (account,) = shared.of_kind("ServiceAccount").values()
+    assert account["metadata"]["name"] == "bird"
+    assert account["automountServiceAccountToken"] is False
+    assert account["metadata"]["labels"]["app.kubernetes.io/component"] == "shared"
+    assert {_account_of(shared, d) for d in DEPLOYMENTS} == {"bird"}
+
+    role = {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/photos"}
+    own = render({"services": {"birdImage": {"serviceAccount": {"name": "photos", "annotations": role}}}})
+    assert set(own.of_kind("ServiceAccount")) == {"bird-api", "bird-frontend", "photos"}
+    assert own.get("ServiceAccount", "photos")["metadata"]["annotations"] == role
+    assert _account_of(own, "bird-image-api") == "photos"
+    assert _account_of(own, "bird-api") == "bird-api"
+
+
+def test_an_existing_service_account_is_used_not_created(render):
+    existing = render({"defaults": {"serviceAccount": {"create": False, "name": "bird-runtime"}}})
+    assert not existing.of_kind("ServiceAccount")
+    assert {_account_of(existing, d) for d in DEPLOYMENTS} == {"bird-runtime"}
+    namespace_default = render({"defaults": {"serviceAccount": {"create": False}}})
+    assert {_account_of(namespace_default, d) for d in DEPLOYMENTS} == {"default"}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        pytest.param(
+            {
+                "defaults": {"serviceAccount": {"name": "bird"}},
+                "services": {"bird": {"serviceAccount": {"annotations": {"a": "b"}}}},
+            },
+            "share ServiceAccount bird with different serviceAccount.annotations",
+            id="shared-with-different-annotations",
+        ),
+        pytest.param(
+            {"defaults": {"serviceAccount": {"name": "default"}}},
+            'exists in every namespace; set create: false',
+            id="creating-default",
+        ),
+    ],
+)
+def test_service_accounts_the_chart_cannot_create_are_refused(render, values, message):
+    with pytest.raises(helm.HelmRenderError, match=re.escape(message)):
+        render(values)
 
 
 def test_zero_downtime_rollouts(value_set):
