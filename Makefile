@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PYTHON ?= python3
 
-.PHONY: help run test test-rust test-deploy lint fmt soak
+.PHONY: help run test test-rust test-deploy rehearse lint fmt soak
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -23,6 +23,10 @@ test-rust: ## Unit, integration and browser tests of the services
 test-deploy: $(VENV)/.installed ## Chart, infrastructure, container and CI checks
 	cargo fetch --locked
 	$(VENV)/bin/pytest tests
+
+rehearse: $(VENV)/.installed ## terraform apply and destroy of infrastructure/ against the moto AWS emulator
+	@summary=$$(mktemp) && REHEARSAL_SUMMARY=$$summary $(VENV)/bin/pytest tests/infra/test_infra_rehearsal.py -q \
+		&& cat $$summary; status=$$?; rm -f $$summary; exit $$status
 
 lint: ## Formatting and clippy, as CI runs them
 	cargo fmt --all -- --check
