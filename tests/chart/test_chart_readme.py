@@ -183,3 +183,25 @@ def test_every_values_example_of_the_readme_renders(render, block):
     cluster offers what it asks for)."""
     rendered = render(yaml.safe_load(block), api_versions=[SERVICE_MONITOR_API])
     assert rendered.of_kind("Deployment")
+
+
+# SPEC: a demo key allows 50 Unsplash calls an hour; bird's catalogue has twelve birds.
+DEMO_KEY_CALLS_PER_HOUR = 50
+CATALOGUE_BIRDS = 12
+
+
+def test_a_fleet_at_maximum_replicas_stays_inside_the_demo_key_quota_as_the_readme_shows(default):
+    """From what the chart deploys: the HPA's maximum times each pod's hourly bound."""
+    pods = default.get("HorizontalPodAutoscaler", "bird-image-api-hpa")["spec"]["maxReplicas"]
+    env = default.env("bird-image-api")
+    per_pod = int(env["UNSPLASH_MAX_CALLS_PER_HOUR"])
+    ttl = int(env["CACHE_TTL_SECS"])
+    assert pods * per_pod <= DEMO_KEY_CALLS_PER_HOUR
+    text = " ".join(README.split())
+    assert f"`UNSPLASH_MAX_CALLS_PER_HOUR: {per_pod}`" in text
+    assert f"{pods} × {per_pod} = {pods * per_pod} calls an hour" in text
+    assert f"{pods} × {CATALOGUE_BIRDS} = {pods * CATALOGUE_BIRDS} calls to fetch" in text
+    # Warm, each pod refreshes every bird once a TTL.
+    assert f"`CACHE_TTL_SECS: {ttl}`" in text
+    per_day = pods * CATALOGUE_BIRDS * 86400 // ttl
+    assert f"{pods} × {CATALOGUE_BIRDS} = {per_day} calls a day, {per_day // 24} an hour" in text

@@ -319,9 +319,9 @@ def test_env_wiring_per_contract(value_set):
         "PORT": "4200",
         "UNSPLASH_API_URL": "https://api.unsplash.com",
         "UNSPLASH_TIMEOUT_MS": "2000",
-        "CACHE_TTL_SECS": "3600",
+        "CACHE_TTL_SECS": "86400",
         "CACHE_MAX_ENTRIES": "1000",
-        "UNSPLASH_MAX_CALLS_PER_HOUR": "50",
+        "UNSPLASH_MAX_CALLS_PER_HOUR": "5",
     }
     has_key = bool(rendered.values.get("unsplash"))
     assert (key is not None) == has_key, name
