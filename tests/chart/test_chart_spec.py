@@ -74,6 +74,12 @@ def test_images_are_named_per_contract_and_tagged_with_the_app_version(default):
         assert container["imagePullPolicy"] == "IfNotPresent"
 
 
+def test_the_notes_name_the_images_deployed(render):
+    rendered = render({"image": {"owner": "acme", "tag": "sha-0a1b2c3"}})
+    for deployment in DEPLOYMENTS:
+        assert f"  docker.io/acme/{deployment}:sha-0a1b2c3\n" in rendered.notes
+
+
 def test_without_an_image_owner_the_chart_refuses_to_render(chart):
     """No owner is published under a default name, so the chart has none: it asks for one."""
     assert chart.values["image"]["owner"] == ""
