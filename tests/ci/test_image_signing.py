@@ -23,6 +23,8 @@ ISSUER = "https://token.actions.githubusercontent.com"
 IMAGES = list(SERVICES)
 DIGESTS = {image: "sha256:" + f"{n:x}" * 64 for n, image in enumerate(IMAGES, start=10)}
 CACHE_ACTIONS = {"actions/cache", "actions/cache/restore", "Swatinem/rust-cache"}
+# Actions that keep what they download in the Actions cache unless told not to.
+CACHING_BY_DEFAULT = {"docker/setup-qemu-action": "cache-image", "docker/setup-buildx-action": "cache-binary"}
 # The jobs that push images, sign them or deploy them.
 PUBLISHING = {("ci.yml", "images"), ("ci.yml", "sign"), ("deploy.yml", "deploy")}
 
@@ -136,6 +138,8 @@ def test_jobs_that_publish_or_deploy_restore_no_cache():
             for s in job["steps"]:
                 assert action(s) not in CACHE_ACTIONS, f"{path.name} {job_id} restores a cache"
                 assert "cache" not in s.get("with", {}), f"{path.name} {job_id}: {action(s)} caches"
+                if action(s) in CACHING_BY_DEFAULT:
+                    assert s["with"][CACHING_BY_DEFAULT[action(s)]] is False, f"{path.name} {job_id}: {action(s)}"
                 if action(s) == "docker/build-push-action":
                     # Empty, so no cache, whenever this build pushes.
                     cache_from = "${{ env.PUSH != 'true' && format('type=gha,scope={0}', matrix.image) || '' }}"
