@@ -40,6 +40,11 @@ locals {
 
   # AWS managed cache policy "Managed-CachingDisabled" (the same ID in every account).
   caching_disabled_policy_id = "4135ea2d-6df8-44a3-9df4-4b5a84be39ad"
+
+  # The policies below, as the behaviours use them.
+  pages_cache_policy_id        = aws_cloudfront_cache_policy.pages.id
+  api_origin_request_policy_id = aws_cloudfront_origin_request_policy.api.id
+  security_headers_policy_id   = aws_cloudfront_response_headers_policy.security.id
 }
 
 resource "aws_cloudfront_cache_policy" "pages" {
@@ -173,8 +178,8 @@ resource "aws_cloudfront_distribution" "main" {
     allowed_methods            = ["GET", "HEAD", "OPTIONS"]
     cached_methods             = ["GET", "HEAD"]
     compress                   = true
-    cache_policy_id            = aws_cloudfront_cache_policy.pages.id
-    response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
+    cache_policy_id            = local.pages_cache_policy_id
+    response_headers_policy_id = local.security_headers_policy_id
   }
 
   ordered_cache_behavior {
@@ -185,8 +190,8 @@ resource "aws_cloudfront_distribution" "main" {
     cached_methods             = ["GET", "HEAD"]
     compress                   = true
     cache_policy_id            = local.caching_disabled_policy_id
-    origin_request_policy_id   = aws_cloudfront_origin_request_policy.api.id
-    response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
+    origin_request_policy_id   = local.api_origin_request_policy_id
+    response_headers_policy_id = local.security_headers_policy_id
   }
 
   ordered_cache_behavior {
@@ -196,7 +201,7 @@ resource "aws_cloudfront_distribution" "main" {
     allowed_methods            = ["GET", "HEAD"]
     cached_methods             = ["GET", "HEAD"]
     cache_policy_id            = local.caching_disabled_policy_id
-    response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
+    response_headers_policy_id = local.security_headers_policy_id
 
     function_association {
       event_type   = "viewer-request"

@@ -67,10 +67,13 @@ locals {
   cluster_autoscaler_image_tag = coalesce(var.cluster_autoscaler_image_tag, "v${var.kubernetes_version}.0")
 
   # Node bounds come from the node groups (min/max), which the autoscaler discovers by tag.
+  # fullnameOverride: the chart would name its Deployment <release>-aws-cluster-autoscaler; the
+  # runbook and the IRSA role's service account use plain cluster-autoscaler.
   helm_cluster_autoscaler = join(" \\\n  ", [
     "helm upgrade --install cluster-autoscaler cluster-autoscaler",
     "--repo https://kubernetes.github.io/autoscaler",
     "--namespace kube-system",
+    "--set fullnameOverride=cluster-autoscaler",
     "--set autoDiscovery.clusterName=${aws_eks_cluster.main.name}",
     "--set awsRegion=${var.aws_region}",
     "--set image.tag=${local.cluster_autoscaler_image_tag}",
@@ -84,16 +87,19 @@ locals {
     "--wait",
   ])
 
-  helm_bird_chart = join(" \\\n  ", compact([
+  # Everything the NLB, the alarms and CI depend on is set here explicitly, whatever the chart's
+  # defaults. --set-string: a tag such as 1234567 or an owner of digits stays a string.
+  helm_bird_chart = join(" \\\n  ", [
     "helm upgrade --install bird ../bird-chart",
     "--namespace ${var.app_namespace} --create-namespace",
     "--set image.registry=${var.app_image_registry}",
-    "--set image.owner=${var.app_image_owner}",
-    var.app_image_tag == "" ? "" : "--set image.tag=${var.app_image_tag}",
+    "--set-string image.owner=${var.app_image_owner}",
+    "--set-string image.tag=${var.app_image_tag}",
+    "--set unsplash.existingSecret=${var.unsplash_secret_name}",
     "--set services.frontend.service.type=NodePort",
     "--set services.frontend.service.nodePort=${var.frontend_node_port}",
     "--wait --timeout 10m",
-  ]))
+  ])
 }
 
 output "helm_cluster_autoscaler_command" {

@@ -85,13 +85,16 @@ variable "single_nat_gateway" {
 # --- EKS ----------------------------------------------------------------------------------
 
 variable "cluster_name" {
-  description = "Name of the EKS cluster."
+  description = "Name of the EKS cluster; it prefixes node group and IAM role names, whose AWS limits bound its length."
   type        = string
   default     = "bird-api-cluster"
 
+  # The tightest limit on names built from it: node group prefixes "<cluster>-on-demand-", to which
+  # Terraform appends 26 characters, within EKS's 63. It keeps the longest IAM role name,
+  # "<cluster>-<region>-cluster-autoscaler", at 60 of IAM's 64 in the longest region names.
   validation {
-    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{0,31}$", var.cluster_name))
-    error_message = "cluster_name must start with a letter and hold at most 32 letters, digits or hyphens (it prefixes IAM role names, which AWS caps at 64 characters)."
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{0,25}$", var.cluster_name))
+    error_message = "cluster_name must start with a letter and hold at most 26 letters, digits or hyphens (it prefixes node group names, which EKS caps at 63 characters with a 26-character suffix, and IAM role names with the region, which IAM caps at 64)."
   }
 }
 
@@ -185,7 +188,7 @@ variable "node_max_unavailable_percentage" {
 # --- Traffic ------------------------------------------------------------------------------
 
 variable "frontend_node_port" {
-  description = "NodePort of bird-frontend-service; the NLB target group sends here. Must match the chart's frontend nodePort."
+  description = "NodePort of bird-frontend-service; the NLB target group sends here and the printed helm command sets it. Its default is the chart's services.frontend.service.nodePort (tests/infra checks they agree)."
   type        = number
   default     = 30080
 
@@ -223,8 +226,8 @@ variable "page_cache_ttl_seconds" {
   default     = 300
 
   validation {
-    condition     = var.page_cache_ttl_seconds >= 0 && var.page_cache_ttl_seconds <= 86400
-    error_message = "page_cache_ttl_seconds must be between 0 and 86400."
+    condition     = var.page_cache_ttl_seconds >= 1 && var.page_cache_ttl_seconds <= 86400
+    error_message = "page_cache_ttl_seconds must be between 1 and 86400 (CloudFront refuses a cache policy whose TTLs are all 0 while it compresses or keys on the query string)."
   }
 }
 
@@ -334,7 +337,7 @@ variable "pod_restart_alarm" {
 # --- Helm commands printed as outputs -----------------------------------------------------
 
 variable "app_image_registry" {
-  description = "Registry of the three images (bird-chart value image.registry) in the printed helm command."
+  description = "Registry of the three images (bird-chart value image.registry) in the printed helm command; CI pushes to docker.io."
   type        = string
   default     = "docker.io"
 
@@ -345,24 +348,33 @@ variable "app_image_registry" {
 }
 
 variable "app_image_owner" {
-  description = "Owner (organisation) of the three images in the registry (bird-chart value image.owner)."
+  description = "Owner (namespace) of the three images in the registry (bird-chart value image.owner): where CI pushes, the GitHub repository owner unless the IMAGE_OWNER repository variable says otherwise. Required: no default could name your registry account."
   type        = string
-  default     = "birdstack"
 
   validation {
     condition     = can(regex("^[a-z0-9]+([._-][a-z0-9]+)*$", var.app_image_owner))
-    error_message = "app_image_owner must be a lower-case registry namespace."
+    error_message = "app_image_owner is required and must be a lower-case registry namespace (the Docker Hub account CI pushes to), such as my-org."
   }
 }
 
 variable "app_image_tag" {
-  description = "Image tag the printed bird-chart helm command deploys (a git sha or release tag from CI). Empty means the chart's appVersion."
+  description = "Image tag the printed bird-chart helm command deploys: one CI published (1.2.3 for release v1.2.3, sha-<7 hex> for a commit of main, or main). Required, so a deploy never falls back to a tag nobody pushed."
   type        = string
-  default     = ""
 
   validation {
-    condition     = var.app_image_tag == "" || can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.app_image_tag))
-    error_message = "app_image_tag must be empty or a valid container image tag."
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.app_image_tag))
+    error_message = "app_image_tag is required and must be a container image tag that CI published, such as 1.2.3 or sha-1a2b3c4."
+  }
+}
+
+variable "unsplash_secret_name" {
+  description = "Secret in app_namespace that holds the Unsplash access key (README, deploy step 7), named in the printed helm command. Without that Secret bird-image-api runs keyless and answers the default image."
+  type        = string
+  default     = "bird-unsplash"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", var.unsplash_secret_name))
+    error_message = "unsplash_secret_name must be a valid Kubernetes Secret name such as bird-unsplash."
   }
 }
 

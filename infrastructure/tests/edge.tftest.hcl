@@ -60,10 +60,24 @@ run "nlb_cloudfront_and_logs_bucket_follow_the_spec" {
   assert {
     condition = (
       aws_lb_target_group.frontend.health_check[0].protocol == "HTTP" &&
-      aws_lb_target_group.frontend.health_check[0].path == "/health" &&
-      aws_lb_target_group.frontend.health_check[0].port == "traffic-port"
+      aws_lb_target_group.frontend.health_check[0].path == "/healthz" &&
+      aws_lb_target_group.frontend.health_check[0].port == "10256"
     )
-    error_message = "Health checks must GET /health on the NodePort."
+    error_message = "Health checks must GET kube-proxy's /healthz on 10256, which fails on a node being drained or deleted."
+  }
+  assert {
+    condition     = aws_lb_target_group.frontend.connection_termination
+    error_message = "A deregistered node's connections must be closed at the end of the deregistration delay."
+  }
+  assert {
+    condition = (
+      aws_vpc_security_group_egress_rule.nlb_to_kube_proxy_health.from_port == 10256 &&
+      aws_vpc_security_group_egress_rule.nlb_to_kube_proxy_health.to_port == 10256 &&
+      aws_vpc_security_group_ingress_rule.nodes_kube_proxy_health_from_nlb.referenced_security_group_id == "sg-0frontendnlb" &&
+      aws_vpc_security_group_ingress_rule.nodes_kube_proxy_health_from_nlb.from_port == 10256 &&
+      aws_vpc_security_group_ingress_rule.nodes_kube_proxy_health_from_nlb.to_port == 10256
+    )
+    error_message = "The NLB's health checks must be let through to kube-proxy's port on the nodes."
   }
   assert {
     condition     = aws_autoscaling_attachment.frontend["on-demand"].autoscaling_group_name == "eks-bird-api-cluster-on-demand-20261127-0a1b2c3d"
@@ -229,4 +243,15 @@ run "node_port_and_cache_settings_are_validated" {
     var.environment,
     var.project_name,
   ]
+}
+
+# CloudFront refuses a cache policy whose TTLs are all 0 while it compresses or keys on the query string.
+run "a_page_cache_ttl_of_zero_is_refused" {
+  command = plan
+
+  variables {
+    page_cache_ttl_seconds = 0
+  }
+
+  expect_failures = [var.page_cache_ttl_seconds]
 }

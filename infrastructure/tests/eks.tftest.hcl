@@ -156,6 +156,7 @@ run "control_plane_nodes_add_ons_and_roles_follow_the_spec" {
   }
   assert {
     condition = alltrue([for arg in [
+      "--set fullnameOverride=cluster-autoscaler",
       "--set autoDiscovery.clusterName=bird-api-cluster",
       "--set awsRegion=us-east-1",
       "--set image.tag=v1.35.0",
@@ -164,7 +165,7 @@ run "control_plane_nodes_add_ons_and_roles_follow_the_spec" {
       "--set extraArgs.scale-down-unneeded-time=10m",
       "--set extraArgs.scale-down-delay-after-add=10m",
     ] : strcontains(output.helm_cluster_autoscaler_command, arg)])
-    error_message = "The cluster-autoscaler helm command must carry the cluster, region, role and the SPEC's scale-down settings."
+    error_message = "The cluster-autoscaler helm command must name its Deployment cluster-autoscaler (the runbook's name) and carry the cluster, region, role and the SPEC's scale-down settings."
   }
   assert {
     condition     = startswith(output.helm_cluster_autoscaler_command, "helm upgrade --install cluster-autoscaler cluster-autoscaler")
@@ -216,4 +217,42 @@ run "max_size_not_below_min_size" {
   }
 
   expect_failures = [var.node_max_size]
+}
+
+# The longest names built from cluster_name: "<cluster>-on-demand-" plus Terraform's 26-character
+# suffix within EKS's 63 for node groups, "<cluster>-<region>-cluster-autoscaler" within IAM's 64.
+run "the_longest_cluster_name_fits_every_derived_name" {
+  command = plan
+
+  variables {
+    aws_region   = "ap-southeast-1"
+    cluster_name = "a-cluster-name-of-26-chars"
+  }
+
+  assert {
+    condition     = length(aws_iam_role.irsa["cluster-autoscaler"].name) <= 64 && length(aws_eks_node_group.nodes["on-demand"].node_group_name_prefix) <= 63 - 26
+    error_message = "Role names must stay within 64 characters and node group prefixes within 37."
+  }
+}
+
+run "a_cluster_name_too_long_for_the_node_group_names_is_refused" {
+  command = plan
+
+  variables {
+    cluster_name = "a-cluster-name-of-27-charss"
+  }
+
+  expect_failures = [var.cluster_name]
+}
+
+# 32 characters passed before and failed at apply in ap-southeast-1 (a 66-character role name).
+run "a_32_character_cluster_name_is_refused" {
+  command = plan
+
+  variables {
+    aws_region   = "ap-southeast-1"
+    cluster_name = "bird-api-cluster-in-singapore-01"
+  }
+
+  expect_failures = [var.cluster_name]
 }

@@ -22,8 +22,9 @@ run "tags_and_commands" {
   command = plan
 
   variables {
-    extra_tags    = { CostCenter = "birds", ManagedBy = "hand" }
-    app_image_tag = "v1.2.3"
+    extra_tags         = { CostCenter = "birds", ManagedBy = "hand" }
+    app_image_tag      = "1234567"
+    frontend_node_port = 30123
   }
 
   assert {
@@ -39,12 +40,17 @@ run "tags_and_commands" {
       "helm upgrade --install bird ../bird-chart",
       "--namespace bird --create-namespace",
       "--set image.registry=docker.io",
-      "--set image.owner=birdstack",
-      "--set image.tag=v1.2.3",
+      "--set-string image.owner=bird-owner",
+      "--set-string image.tag=1234567",
+      "--set unsplash.existingSecret=bird-unsplash",
       "--set services.frontend.service.type=NodePort",
-      "--set services.frontend.service.nodePort=30080",
+      "--set services.frontend.service.nodePort=30123",
     ] : strcontains(output.helm_bird_chart_command, arg)])
-    error_message = "The bird-chart command must deploy the tag in NodePort mode on the NLB's port."
+    error_message = "The bird-chart command must deploy the given owner and tag (as strings), name the Unsplash Secret, and put the frontend in NodePort mode on the NLB's port."
+  }
+  assert {
+    condition     = aws_lb_target_group.frontend.port == 30123
+    error_message = "The target group must follow frontend_node_port too."
   }
   assert {
     condition     = strcontains(output.dashboard_url, "#dashboards/dashboard/bird-api-overview") && output.region == "us-east-1"
@@ -52,31 +58,30 @@ run "tags_and_commands" {
   }
 }
 
-run "chart_command_without_a_tag_uses_the_charts_app_version" {
+# Nothing in the chart's defaults names where CI pushed: without an owner and a tag nothing deploys.
+run "image_owner_and_tag_are_required" {
   command = plan
 
   variables {
-    frontend_node_port = 30123
+    app_image_owner = ""
+    app_image_tag   = ""
   }
 
-  assert {
-    condition     = !strcontains(output.helm_bird_chart_command, "image.tag") && strcontains(output.helm_bird_chart_command, "nodePort=30123")
-    error_message = "Without app_image_tag the command must not set image.tag, and it must follow frontend_node_port."
-  }
-  assert {
-    condition     = aws_lb_target_group.frontend.port == 30123
-    error_message = "The target group must follow frontend_node_port too."
-  }
+  expect_failures = [
+    var.app_image_owner,
+    var.app_image_tag,
+  ]
 }
 
 run "identity_variables_are_validated" {
   command = plan
 
   variables {
-    aws_region         = "us-east"
-    app_image_registry = "https://docker.io"
-    app_image_owner    = "Bird Stack"
-    app_image_tag      = "-bad"
+    aws_region           = "us-east"
+    app_image_registry   = "https://docker.io"
+    app_image_owner      = "Bird Stack"
+    app_image_tag        = "-bad"
+    unsplash_secret_name = "Bird_Unsplash"
   }
 
   expect_failures = [
@@ -84,5 +89,6 @@ run "identity_variables_are_validated" {
     var.app_image_registry,
     var.app_image_owner,
     var.app_image_tag,
+    var.unsplash_secret_name,
   ]
 }

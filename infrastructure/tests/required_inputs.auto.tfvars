@@ -2,3 +2,5 @@
 # from the test directory). tests/environments/ sets its own.
 alert_email                          = "ops@example.com"
 cluster_endpoint_public_access_cidrs = ["203.0.113.10/32"]
+app_image_owner                      = "bird-owner"
+app_image_tag                        = "sha-1a2b3c4"
