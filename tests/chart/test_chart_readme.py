@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -13,17 +16,26 @@ import yaml
 
 import helm_python as helm
 
-from .manifests import CHART_DIR, SERVICE_MONITOR_API, Rendered, chart_values, merged
+from .manifests import (
+    CHART_DIR,
+    DEPLOYMENTS,
+    SERVICE_MONITOR_API,
+    Rendered,
+    chart_values,
+    merged,
+)
 
 REPO = CHART_DIR.parent
 README = (CHART_DIR / "README.md").read_text(encoding="utf-8")
 
 # The README's placeholders and what stands for them here; a new one must be added on purpose.
-PLACEHOLDERS = {"<owner>": "readme-owner", "<tag>": "sha-0a1b2c3"}
+PLACEHOLDERS = {"<owner>": "readme-owner", "<tag>": "sha-0a1b2c3", "<version>": "1.4.2"}
+LOCAL_CHART = "./bird-chart"
+PUBLISHED_CHART = "oci://registry-1.docker.io/readme-owner/bird-chart"
 
 # helm flags that take no argument, and those that take one (others are refused: add them here).
 HELM_SWITCHES = {"--install", "--reuse-values", "--wait", "--create-namespace", "--atomic"}
-HELM_OPTIONS = {"--namespace", "-n", "--set", "--timeout"}
+HELM_OPTIONS = {"--namespace", "-n", "--set", "--timeout", "--version"}
 
 
 def terraform_default(variable: str) -> str:
@@ -77,6 +89,7 @@ def helm_install(words: list[str]) -> dict[str, Any] | None:
         "release": positional[0],
         "chart": positional[1],
         "namespace": options.get("--namespace"),
+        "version": options.get("--version"),
         "reuse": "--reuse-values" in options,
         "values": values,
     }
@@ -93,7 +106,10 @@ def test_the_readme_installs_into_the_namespace_and_release_of_the_terraform_pat
     for install in installs:
         assert install["namespace"] == namespace, install
         assert install["release"] == "bird", install
-        assert install["chart"] == "./bird-chart", install
+        assert install["chart"] in (LOCAL_CHART, PUBLISHED_CHART), install
+        assert (install["chart"] == PUBLISHED_CHART) == (install["version"] is not None), install
+    # The first install is the published chart: no clone needed.
+    assert installs[0]["chart"] == PUBLISHED_CHART
     for words in shell_commands(README):
         named = [
             value
@@ -103,14 +119,42 @@ def test_the_readme_installs_into_the_namespace_and_release_of_the_terraform_pat
         assert set(named) <= {namespace}, words
 
 
-def test_every_install_command_of_the_readme_renders(chart):
+@pytest.fixture(scope="module")
+def published_chart(tmp_path_factory):
+    """The chart as a release publishes it (scripts/release.py, packaged by Helm) for the
+    README's owner and version."""
+    work = tmp_path_factory.mktemp("published")
+    digests = [f"--digest={name}=sha256:{'0' * 64}" for name in DEPLOYMENTS]
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "release.py"), "chart",
+         "--tag", "v" + PLACEHOLDERS["<version>"], "--registry", "docker.io",
+         "--owner", PLACEHOLDERS["<owner>"], *digests, "--out", str(work / "copy")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    archive = Path(helm.package(result.stdout.strip(), destination=work))
+    with helm.Chart.load_archive(archive.read_bytes()) as loaded:
+        yield loaded
+
+
+def test_every_install_command_of_the_readme_renders(chart, published_chart):
     """In order, as a reader runs them: --reuse-values keeps what the install before set."""
     previous: dict[str, Any] = {}
+    charts = {LOCAL_CHART: chart, PUBLISHED_CHART: published_chart}
     for install in readme_installs():
         values = merged(previous, install["values"]) if install["reuse"] else install["values"]
-        files = chart.render(values, name=install["release"], namespace=install["namespace"])
+        files = charts[install["chart"]].render(
+            values, name=install["release"], namespace=install["namespace"]
+        )
         rendered = Rendered(values, files)
         assert rendered.of_kind("Deployment"), install
+        if install["chart"] == PUBLISHED_CHART and not install["reuse"]:
+            # Nothing about images on the command line, and the release's images deployed.
+            assert "image" not in values, install
+            version = PLACEHOLDERS["<version>"]
+            assert rendered.container("bird-api")["image"] == (
+                f"docker.io/{PLACEHOLDERS['<owner>']}/bird-api:{version}@sha256:{'0' * 64}"
+            )
         for doc in rendered.docs:
             assert doc["metadata"]["namespace"] == install["namespace"]
         previous = values
