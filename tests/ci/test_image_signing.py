@@ -25,8 +25,15 @@ DIGESTS = {image: "sha256:" + f"{n:x}" * 64 for n, image in enumerate(IMAGES, st
 CACHE_ACTIONS = {"actions/cache", "actions/cache/restore", "Swatinem/rust-cache"}
 # Actions that keep what they download in the Actions cache unless told not to.
 CACHING_BY_DEFAULT = {"docker/setup-qemu-action": "cache-image", "docker/setup-buildx-action": "cache-binary"}
-# The jobs that push images, sign them or deploy them.
-PUBLISHING = {("ci.yml", "images"), ("ci.yml", "sign"), ("deploy.yml", "deploy")}
+# The jobs that push images or the chart, sign them, release or deploy them.
+PUBLISHING = {
+    ("ci.yml", "images"),
+    ("ci.yml", "sign"),
+    ("ci.yml", "chart"),
+    ("ci.yml", "sign-chart"),
+    ("ci.yml", "github-release"),
+    ("deploy.yml", "deploy"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +135,8 @@ def test_jobs_that_publish_or_deploy_restore_no_cache():
     for path in sorted(WORKFLOWS_DIR.glob("*.yml")):
         for job_id, job in load_yaml(path)["jobs"].items():
             text = json.dumps(job)
-            publishes = "secrets.DOCKER" in text or "helm upgrade" in text or "id-token" in text
+            markers = ("secrets.DOCKER", "helm upgrade", "id-token", "gh release create")
+            publishes = any(marker in text for marker in markers)
             assert publishes == ((path.name, job_id) in PUBLISHING), f"{path.name} {job_id}"
             if not publishes:
                 if any(action(s) in CACHE_ACTIONS for s in job["steps"]):
@@ -170,21 +178,25 @@ def test_record_step_writes_the_file_the_sign_job_reads(ci, tmp_path, stand_ins)
     assert (tmp_path / "digests" / "bird-api").read_text() == DIGESTS["bird-api"] + "\n"
 
 
-def test_only_the_sign_job_holds_an_oidc_token_and_it_runs_no_project_code(ci):
-    sign = ci["jobs"]["sign"]
+SIGNING_JOBS = {
+    "sign": ["actions/download-artifact", "sigstore/cosign-installer", "docker/login-action"],
+    "sign-chart": ["sigstore/cosign-installer", "docker/login-action"],
+}
+
+
+@pytest.mark.parametrize("job_id", sorted(SIGNING_JOBS))
+def test_only_the_signing_jobs_hold_an_oidc_token_and_they_run_no_project_code(ci, job_id):
+    sign = ci["jobs"][job_id]
     assert sign["permissions"] == {"id-token": "write"}
-    assert [action(s) for s in sign["steps"] if "uses" in s] == [
-        "actions/download-artifact",
-        "sigstore/cosign-installer",
-        "docker/login-action",
-    ]
+    assert "actions/checkout" not in [action(s) for s in sign["steps"]]
+    assert [action(s) for s in sign["steps"] if "uses" in s] == SIGNING_JOBS[job_id]
     assert step(sign, "docker/login-action")["with"] == {
         "username": "${{ secrets.DOCKER_USERNAME }}",
         "password": "${{ secrets.DOCKER_PASSWORD_SYMBOLS_ALLOWED }}",
     }
-    for job_id, job in ci["jobs"].items():
-        if job_id != "sign":
-            assert "id-token" not in job["permissions"], job_id
+    for other_id, job in ci["jobs"].items():
+        if other_id not in SIGNING_JOBS:
+            assert "id-token" not in job["permissions"], other_id
 
 
 def sign_script(ci):
@@ -304,3 +316,150 @@ def test_readme_verify_command_is_the_deploy_check(deploy, tmp_path, stand_ins):
     (regexp,) = re.findall(r"--certificate-identity-regexp '([^']+)'", command)
     assert regexp == deploy_identity(deploy, tmp_path, stand_ins, "<owner>/<repo>")
     assert "docker.io/<owner>/bird-api@sha256:<digest>" in command
+
+
+# Publishing the chart (release tags)
+
+
+@pytest.fixture
+def release_stand_ins(stand_ins, tmp_path):
+    """`helm` and `gh` stand-ins next to docker and cosign: each call is logged as a JSON list;
+    `helm push` prints HELM_PUSH_OUTPUT as Helm does, `gh` copies its notes file to NOTES."""
+    env, log = stand_ins
+    bin_dir = tmp_path / "bin"
+    scripts = {
+        "helm": f"""\
+            #!{sys.executable}
+            import json, os, sys
+            with open(os.environ["TOOL_LOG"], "a") as log:
+                log.write(json.dumps(["helm", *sys.argv[1:]]) + "\\n")
+            if sys.argv[1] == "push":
+                print(os.environ["HELM_PUSH_OUTPUT"], file=sys.stderr)
+            """,
+        "gh": f"""\
+            #!{sys.executable}
+            import json, os, shutil, sys
+            with open(os.environ["TOOL_LOG"], "a") as log:
+                log.write(json.dumps(["gh", *sys.argv[1:]]) + "\\n")
+            shutil.copy(sys.argv[sys.argv.index("--notes-file") + 1], os.environ["NOTES"])
+            """,
+    }
+    for name, body in scripts.items():
+        path = bin_dir / name
+        path.write_text(textwrap.dedent(body))
+        path.chmod(0o755)
+    tools = tmp_path / "tools.log"
+    tools.touch()
+    env = {**env, "TOOL_LOG": str(tools), "NOTES": str(tmp_path / "released-notes.md")}
+    return env, tools, log
+
+
+def tool_calls(log):
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def release_job_flow(ci):
+    jobs = ci["jobs"]
+    assert jobs["chart"]["needs"] == ["images"]
+    assert jobs["chart"]["if"] == (
+        "needs.images.outputs.pushed == 'true' && startsWith(github.ref, 'refs/tags/v')"
+    )
+    assert jobs["sign-chart"]["needs"] == ["chart"]
+    assert jobs["github-release"]["needs"] == ["chart", "sign-chart"]
+    return jobs
+
+
+def test_the_chart_is_released_only_from_tags_after_its_images_then_signed(ci):
+    jobs = release_job_flow(ci)
+    assert jobs["github-release"]["permissions"] == {"contents": "write"}
+    assert jobs["chart"]["permissions"] == {"contents": "read"}
+    assert jobs["sign-chart"]["env"]["DIGEST"] == "${{ needs.chart.outputs.digest }}"
+    assert jobs["chart"]["outputs"]["digest"] == "${{ steps.push.outputs.digest }}"
+
+
+def test_the_chart_is_packaged_from_the_tag_with_the_pushed_digests(ci, tmp_path, release_stand_ins):
+    env, tools, _ = release_stand_ins
+    record_digests(tmp_path, DIGESTS)
+    (tmp_path / "scripts").symlink_to(REPO / "scripts")
+    script = step(ci["jobs"]["chart"], "Package the chart for the tag")["run"]
+    proc = run_step(script, env, tmp_path, TAG="v1.4.2", OWNER="acme")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ((helm, package, chart_dir, *rest),) = tool_calls(tools)
+    assert (helm, package, rest) == ("helm", "package", ["--destination", "dist"])
+    chart = load_yaml(tmp_path / chart_dir / "Chart.yaml")
+    assert chart["version"] == chart["appVersion"] == "1.4.2"
+    values = load_yaml(tmp_path / chart_dir / "values.yaml")
+    assert values["image"]["owner"] == "acme"
+    assert {s["image"]["name"]: s["image"]["digest"] for s in values["services"].values()} == DIGESTS
+
+
+def test_a_bad_tag_stops_the_release_before_helm(ci, tmp_path, release_stand_ins):
+    env, tools, _ = release_stand_ins
+    record_digests(tmp_path, DIGESTS)
+    (tmp_path / "scripts").symlink_to(REPO / "scripts")
+    script = step(ci["jobs"]["chart"], "Package the chart for the tag")["run"]
+    proc = run_step(script, env, tmp_path, TAG="v1.4", OWNER="acme")
+    assert proc.returncode != 0 and "not a release tag" in proc.stderr
+    assert tool_calls(tools) == []
+
+
+@pytest.mark.parametrize(
+    ("printed", "digest"),
+    [
+        (f"Pushed: registry-1.docker.io/acme/bird-chart:1.4.2\nDigest: {DIGESTS['bird-api']}", DIGESTS["bird-api"]),
+        ("Pushed: registry-1.docker.io/acme/bird-chart:1.4.2", None),
+        ("Digest: sha256:abc", None),
+    ],
+    ids=["digest", "none", "short"],
+)
+def test_the_push_hands_on_only_a_real_digest(ci, tmp_path, release_stand_ins, printed, digest):
+    env, tools, _ = release_stand_ins
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "bird-chart-1.4.2.tgz").write_bytes(b"chart")
+    job = ci["jobs"]["chart"]
+    proc = run_step(
+        step(job, "push")["run"], env, tmp_path, HELM_PUSH_OUTPUT=printed,
+        CHART_REPOSITORY="oci://registry-1.docker.io/acme", DOCKER_USERNAME="u", DOCKER_PASSWORD="p",
+    )  # fmt: skip
+    calls = tool_calls(tools)
+    assert calls[0] == ["helm", "registry", "login", "registry-1.docker.io", "--username", "u", "--password-stdin"]
+    assert calls[1] == ["helm", "push", "dist/bird-chart-1.4.2.tgz", "oci://registry-1.docker.io/acme"]
+    if digest:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert outputs(env) == {"digest": digest}
+    else:
+        assert proc.returncode != 0 and outputs(env) == {}
+
+
+@pytest.mark.parametrize("digest", [DIGESTS["bird-api"], "", "latest"])
+def test_sign_chart_signs_the_pushed_digest_and_nothing_else(ci, tmp_path, stand_ins, digest):
+    env, log = stand_ins
+    script = step(ci["jobs"]["sign-chart"], "Sign the pushed chart")["run"]
+    chart = "registry-1.docker.io/acme/bird-chart"
+    proc = run_step(script, env, tmp_path, CHART=chart, DIGEST=digest)
+    if digest.startswith("sha256:"):
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert cosign_calls(log) == [["sign", "--yes", f"{chart}@{digest}"]]
+    else:
+        assert proc.returncode != 0 and cosign_calls(log) == []
+
+
+def test_the_github_release_carries_the_changelog_section_digests_and_chart(ci, tmp_path, release_stand_ins):
+    env, tools, _ = release_stand_ins
+    record_digests(tmp_path, DIGESTS)
+    (tmp_path / "scripts").symlink_to(REPO / "scripts")
+    (tmp_path / "CHANGELOG.md").write_text("# Changelog\n\n## [1.4.2] - 2027-01-15\n\n### Fixed\n- A bird.\n")
+    # The script reads CHANGELOG.md beside itself: give it this one.
+    script = step(ci["jobs"]["github-release"], "Create the release")["run"]
+    script = script.replace("scripts/release.py notes", f"scripts/release.py notes --changelog {tmp_path}/CHANGELOG.md")
+    chart = "oci://registry-1.docker.io/acme/bird-chart"
+    proc = run_step(script, env, tmp_path, TAG="v1.4.2", CHART=chart, GITHUB_REPOSITORY="acme/bird")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ((gh, *args),) = tool_calls(tools)
+    assert args[:3] == ["release", "create", "v1.4.2"] and "--verify-tag" in args
+    assert args[-1] == "dist/bird-chart-*.tgz" or args[-1].endswith(".tgz")
+    notes = (tmp_path / "released-notes.md").read_text()
+    assert notes.startswith("### Fixed\n- A bird.")
+    assert f"helm install bird {chart} --version 1.4.2" in notes
+    for image, digest in DIGESTS.items():
+        assert digest in notes and image in notes

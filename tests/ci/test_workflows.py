@@ -96,14 +96,19 @@ def test_checkouts_leave_no_credentials_behind():
 
 def test_every_job_names_its_permissions_and_writes_only_an_oidc_token():
     # Jobs that need GitHub's OIDC token: CI's signing job (Sigstore), the deploy job (AWS).
-    token_users = {("ci.yml", "sign"), ("deploy.yml", "deploy")}
+    token_users = {("ci.yml", "sign"), ("ci.yml", "sign-chart"), ("deploy.yml", "deploy")}
+    # The one job that writes: it creates the GitHub release of a tag.
+    release_writers = {("ci.yml", "github-release")}
     for path in workflows():
         workflow = load(path)
         assert workflow["permissions"] in ({}, {"contents": "read"}), rel(path)
         for job_id, job in workflow["jobs"].items():
             assert "permissions" in job, f"{rel(path)} {job_id} inherits its permissions"
             for scope, access in job["permissions"].items():
-                allowed = {"read"} | ({"write"} if scope == "id-token" else set())
+                writes = scope == "id-token" or (
+                    scope == "contents" and (path.name, job_id) in release_writers
+                )
+                allowed = {"read"} | ({"write"} if writes else set())
                 assert access in allowed, f"{rel(path)} {job_id} asks for {scope}: {access}"
             asks_token = job["permissions"].get("id-token") == "write"
             assert asks_token == ((path.name, job_id) in token_users), f"{rel(path)} {job_id}: id-token"
@@ -249,3 +254,9 @@ def test_dependabot_sees_every_tool_pin():
     assert all(p.parent == REPO / directories["pip"].strip("/") for p in requirement_files)
     npm_dir = REPO / directories["npm"].strip("/")
     assert (npm_dir / "package.json").is_file() and (npm_dir / "package-lock.json").is_file()
+
+
+def test_the_test_job_sees_the_release_tags(ci):
+    """tests/chart/test_chart_upgrade.py renders the chart of the last release tag."""
+    (checkout,) = [s for s in ci["jobs"]["test"]["steps"] if action(s) == "actions/checkout"]
+    assert checkout["with"]["fetch-depth"] == 0
