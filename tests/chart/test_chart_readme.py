@@ -29,7 +29,12 @@ REPO = CHART_DIR.parent
 README = (CHART_DIR / "README.md").read_text(encoding="utf-8")
 
 # The README's placeholders and what stands for them here; a new one must be added on purpose.
-PLACEHOLDERS = {"<owner>": "readme-owner", "<tag>": "sha-0a1b2c3", "<version>": "1.4.2"}
+PLACEHOLDERS = {
+    "<owner>": "readme-owner",
+    "<repo>": "bird-stack",
+    "<tag>": "sha-0a1b2c3",
+    "<version>": "1.4.2",
+}
 LOCAL_CHART = "./bird-chart"
 PUBLISHED_CHART = "oci://registry-1.docker.io/readme-owner/bird-chart"
 
