@@ -44,18 +44,28 @@ class Terraform:
         self.env = env
         self.binary = terraform_binary()
 
-    def run(self, chdir: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    def run(self, chdir: str, *args: str, timeout: int = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
             [self.binary, f"-chdir={self.root / chdir}", *args],
-            env=self.env,
+            env={**self.env, **(env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
         )
 
-    def ok(self, chdir: str, *args: str, timeout: int = 300) -> str:
-        result = self.run(chdir, *args, timeout=timeout)
+    def start(self, chdir: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        """The same command in the background, for applies that may run side by side."""
+        return subprocess.Popen(
+            [self.binary, f"-chdir={self.root / chdir}", *args],
+            env={**self.env, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def ok(self, chdir: str, *args: str, timeout: int = 300, env: dict[str, str] | None = None) -> str:
+        result = self.run(chdir, *args, timeout=timeout, env=env)
         assert result.returncode == 0, (
             f"terraform {' '.join(args)} in {chdir} failed ({result.returncode}):\n"
             f"{result.stdout}\n{result.stderr}"
@@ -63,17 +73,19 @@ class Terraform:
         return result.stdout
 
 
-@pytest.fixture(scope="session")
-def terraform(tmp_path_factory) -> Terraform:
-    """A scratch copy of infrastructure/ with the root and bootstrap configurations initialised."""
-    scratch = tmp_path_factory.mktemp("terraform")
+def copy_infrastructure(scratch: Path) -> Path:
+    """infrastructure/ copied into scratch, without local state, lock file or operator values."""
     root = scratch / "infrastructure"
     shutil.copytree(
         INFRA,
         root,
         ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate", "*.tfstate.*", "terraform.tfvars"),
     )
+    return root
 
+
+def terraform_env(scratch: Path) -> dict[str, str]:
+    """The environment of every terraform command: no operator settings, no real credentials."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "AWS_"))}
     env.update(
         {
@@ -91,12 +103,18 @@ def terraform(tmp_path_factory) -> Terraform:
         cli_config.write_text(CLI_CONFIG)
         env["TF_CLI_CONFIG_FILE"] = str(cli_config)
     else:
-        # From the public registry: download the (large) AWS provider once for both configurations.
+        # From the public registry: download the (large) AWS provider once per scratch directory.
         plugin_cache = scratch / "plugin-cache"
-        plugin_cache.mkdir()
+        plugin_cache.mkdir(exist_ok=True)
         env["TF_PLUGIN_CACHE_DIR"] = str(plugin_cache)
+    return env
 
-    tf = Terraform(root, env)
+
+@pytest.fixture(scope="session")
+def terraform(tmp_path_factory) -> Terraform:
+    """A scratch copy of infrastructure/ with the root and bootstrap configurations initialised."""
+    scratch = tmp_path_factory.mktemp("terraform")
+    tf = Terraform(copy_infrastructure(scratch), terraform_env(scratch))
     for chdir in (".", "bootstrap"):
         tf.ok(chdir, "init", "-backend=false", "-input=false", "-no-color")
     return tf

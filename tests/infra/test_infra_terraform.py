@@ -115,3 +115,10 @@ def test_every_provider_configuration_tags_everything():
         assert blocks, path
         for block in blocks:
             assert "default_tags {" in block and tags in block, f"a provider in {path.name} lacks the default tags"
+
+
+def test_the_example_names_the_images_to_deploy():
+    """Commented out, the owner and tag fell back to chart defaults that CI never pushed."""
+    example = (INFRA / "terraform.tfvars.example").read_text()
+    for name in ["app_image_registry", "app_image_owner", "app_image_tag"]:
+        assert re.search(rf"^{name}\s*=", example, re.M), f"terraform.tfvars.example leaves {name} commented out"

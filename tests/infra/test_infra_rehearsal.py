@@ -1,0 +1,300 @@
+"""`terraform apply` and `destroy` of infrastructure/ against moto, the AWS emulator: dev, prod and
+prod's second region side by side in one emulator, the wiring read back through the AWS API, a
+changed frontend_node_port applied, and nothing left after destroy. `make rehearse` runs this file
+alone. What moto cannot do is counted out in one place, moto_override.tf.
+
+The tests run in file order and share one rehearsal: the last one destroys everything."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+
+import helm_python as helm
+import pytest
+import yaml
+
+from . import readme_steps, rehearsal
+from .conftest import INFRA
+from .emulator import Moto
+from .rehearsal import ENVIRONMENTS, helm_arguments, option, set_value
+
+CHANGED_NODE_PORT = 30081
+
+
+@dataclass
+class Rehearsal:
+    moto: Moto
+    tf: rehearsal.Terraform
+    outputs: dict[str, dict] = field(default_factory=dict)
+    applied: int = 0
+    changed: int = 0
+    destroyed: int = 0
+
+    def session(self, name: str):
+        env = ENVIRONMENTS[name]
+        return self.moto.session(env.account_id, env.region)
+
+    def client(self, name: str, service: str):
+        return self.moto.client(self.session(name), service)
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory):
+    moto = Moto()
+    try:
+        tf = rehearsal.prepare(tmp_path_factory.mktemp("rehearsal"), moto)
+        run = Rehearsal(moto, tf)
+        for name, out in rehearsal.run_side_by_side(tf, "apply", {name: [] for name in ENVIRONMENTS}).items():
+            counts = rehearsal.resource_counts(out)
+            state = [a for a in tf.ok(".", "state", "list", env=rehearsal.workspace(name)).split() if not a.startswith("data.")]
+            assert counts["added"] == len(state) > 0, f"{name}: {counts} against {len(state)} in the state"
+            run.applied += counts["added"]
+            run.outputs[name] = rehearsal.outputs(tf, name)
+        yield run
+    finally:
+        moto.stop()
+
+
+def dependencies(dot: str) -> dict[str, set[str]]:
+    """Resource -> the resources it depends on, from `terraform graph`."""
+    edges: dict[str, set[str]] = {}
+    for source, target in re.findall(r'"([^"]+)"\s*->\s*"([^"]+)"', dot):
+        edges.setdefault(source, set()).add(target)
+    return edges
+
+
+def test_the_nlb_is_created_after_the_internet_gateway(applied):
+    """AWS refuses an internet-facing NLB in a VPC that has no internet gateway yet; moto does not."""
+    edges = dependencies(applied.tf.ok(".", "graph", env=rehearsal.workspace("dev")))
+    seen, todo = set(), ["aws_lb.frontend"]
+    while todo:
+        for target in edges.get(todo.pop(), set()) - seen:
+            seen.add(target)
+            todo.append(target)
+    assert "aws_internet_gateway.main" in seen, sorted(seen)
+
+
+def frontend_load_balancer(run: Rehearsal, name: str) -> dict:
+    elbv2 = run.client(name, "elbv2")
+    (lb,) = [lb for lb in elbv2.describe_load_balancers()["LoadBalancers"] if lb["DNSName"] == run.outputs[name]["nlb_dns_name"]]
+    return lb
+
+
+def printed_chart_command(run: Rehearsal, name: str) -> list[str]:
+    return helm_arguments(run.outputs[name]["helm_bird_chart_command"])
+
+
+def assert_nlb_sends_to_the_charts_node_port(run: Rehearsal, name: str) -> int:
+    """NLB, listener and target group agree with the nodePort the printed helm command sets."""
+    node_port = int(set_value(printed_chart_command(run, name), "services.frontend.service.nodePort"))
+    elbv2 = run.client(name, "elbv2")
+    lb = frontend_load_balancer(run, name)
+    assert lb["Type"] == "network"
+    (listener,) = elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+    assert (listener["Protocol"], listener["Port"]) == ("TCP", 80)
+    (action,) = listener["DefaultActions"]
+    assert action["Type"] == "forward" and action["TargetGroupArn"] == run.outputs[name]["frontend_target_group_arn"]
+    (tg,) = elbv2.describe_target_groups(TargetGroupArns=[action["TargetGroupArn"]])["TargetGroups"]
+    assert (tg["Protocol"], tg["Port"], tg["TargetType"]) == ("TCP", node_port, "instance")
+    assert (tg["HealthCheckProtocol"], tg["HealthCheckPort"], tg["HealthCheckPath"]) == ("HTTP", "10256", "/healthz")
+    attributes = {a["Key"]: a["Value"] for a in elbv2.describe_target_group_attributes(TargetGroupArn=tg["TargetGroupArn"])["Attributes"]}
+    assert attributes["deregistration_delay.connection_termination.enabled"] == "true"
+    assert [t["TargetGroupName"] for t in elbv2.describe_target_groups()["TargetGroups"]] == [tg["TargetGroupName"]]
+    return node_port
+
+
+def assert_security_groups_admit_cloudfront_to_the_node_port(run: Rehearsal, name: str, node_port: int) -> None:
+    ec2 = run.client(name, "ec2")
+    (nlb_group,) = frontend_load_balancer(run, name)["SecurityGroups"]
+    vpc_id = ec2.describe_security_groups(GroupIds=[nlb_group])["SecurityGroups"][0]["VpcId"]
+    # The cluster security group's stand-in (moto_override.tf): the VPC's default group.
+    (nodes,) = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"]
+    (cloudfront,) = ec2.describe_managed_prefix_lists(Filters=[{"Name": "prefix-list-name", "Values": ["com.amazonaws.global.cloudfront.origin-facing"]}])["PrefixLists"]
+
+    def rules(group_id: str) -> set[tuple]:
+        found = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group_id]}])["SecurityGroupRules"]
+        return {
+            ("egress" if r["IsEgress"] else "ingress", r["IpProtocol"], r["FromPort"], r["ToPort"], r.get("ReferencedGroupInfo", {}).get("GroupId") or r.get("PrefixListId") or r.get("CidrIpv4"))
+            for r in found
+        }
+
+    assert rules(nlb_group) == {
+        ("ingress", "tcp", 80, 80, cloudfront["PrefixListId"]),
+        ("egress", "tcp", node_port, node_port, nodes["GroupId"]),
+        ("egress", "tcp", 10256, 10256, nodes["GroupId"]),
+    }
+    assert {r for r in rules(nodes["GroupId"]) if r[0] == "ingress"} == {
+        ("ingress", "tcp", node_port, node_port, nlb_group),
+        ("ingress", "tcp", 10256, 10256, nlb_group),
+    }
+
+
+@pytest.mark.parametrize("name", list(ENVIRONMENTS))
+def test_the_nlb_sends_to_the_node_port_of_the_printed_chart_command(applied, name):
+    node_port = assert_nlb_sends_to_the_charts_node_port(applied, name)
+    assert node_port == 30080
+    assert_security_groups_admit_cloudfront_to_the_node_port(applied, name, node_port)
+
+
+@pytest.mark.parametrize("name", list(ENVIRONMENTS))
+def test_cloudfront_sends_every_behaviour_to_the_nlb(applied, name):
+    cloudfront = applied.client(name, "cloudfront")
+    (item,) = [
+        d for d in cloudfront.list_distributions()["DistributionList"]["Items"]
+        if d["DomainName"] == applied.outputs[name]["cloudfront_domain_name"]
+    ]
+    config = cloudfront.get_distribution_config(Id=item["Id"])["DistributionConfig"]
+    (origin,) = config["Origins"]["Items"]
+    assert origin["DomainName"] == frontend_load_balancer(applied, name)["DNSName"]
+    assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "http-only"
+    behaviours = [config["DefaultCacheBehavior"], *config["CacheBehaviors"]["Items"]]
+    assert {b["TargetOriginId"] for b in behaviours} == {origin["Id"]}
+    assert [b["PathPattern"] for b in config["CacheBehaviors"]["Items"]] == ["/api/*", "/metrics"]
+    assert applied.outputs[name]["app_url"] == f"https://{item['DomainName']}"
+
+
+@pytest.mark.parametrize("name", list(ENVIRONMENTS))
+def test_the_alarms_watch_the_namespace_the_chart_is_installed_into(applied, name):
+    words = printed_chart_command(applied, name)
+    namespace = option(words, "--namespace")
+    alarms = applied.client(name, "cloudwatch").describe_alarms(AlarmNamePrefix=applied.outputs[name]["cluster_name"])["MetricAlarms"]
+    assert len(alarms) == 10
+    pod_alarms = [a for a in alarms if a["MetricName"].startswith("pod_")]
+    assert len(pod_alarms) == 9
+    for alarm in pod_alarms:
+        dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+        assert dimensions["Namespace"] == namespace, alarm["AlarmName"]
+        assert dimensions["ClusterName"] == applied.outputs[name]["cluster_name"]
+    assert {a["AlarmActions"][0] for a in alarms} == {applied.outputs[name]["alerts_topic_arn"]}
+
+
+def test_prod_and_its_second_region_live_side_by_side_in_one_account(applied):
+    """Names global to an account (IAM roles, dashboards, buckets) carry the region or differ."""
+    iam = applied.client("prod", "iam")
+    roles = {r["RoleName"] for r in iam.list_roles()["Roles"]}
+    for region in ("us-east-1", "us-west-2"):
+        assert f"bird-api-cluster-{region}-cluster-autoscaler" in roles
+    assert applied.outputs["prod"]["cluster_autoscaler_role_arn"] != applied.outputs["prod-us-west-2"]["cluster_autoscaler_role_arn"]
+    assert applied.outputs["prod"]["access_logs_bucket"] != applied.outputs["prod-us-west-2"]["access_logs_bucket"]
+
+
+def test_a_new_frontend_node_port_applies(applied):
+    """The target group's name carries the port: it is replaced while the listener uses it."""
+    out = rehearsal.run_side_by_side(applied.tf, "apply", {"dev": [f"-var=frontend_node_port={CHANGED_NODE_PORT}"]})["dev"]
+    counts = rehearsal.resource_counts(out)
+    assert counts["added"] == counts["destroyed"] == 1, counts  # the target group, nothing else replaced
+    applied.changed += counts["added"] + counts["changed"]
+    applied.outputs["dev"] = rehearsal.outputs(applied.tf, "dev")
+    assert f"nodePort={CHANGED_NODE_PORT}" in applied.outputs["dev"]["helm_bird_chart_command"]
+    assert assert_nlb_sends_to_the_charts_node_port(applied, "dev") == CHANGED_NODE_PORT
+    assert_security_groups_admit_cloudfront_to_the_node_port(applied, "dev", CHANGED_NODE_PORT)
+
+
+def cluster_autoscaler_deployment(argv: list[str]) -> str:
+    """The cluster-autoscaler chart names its Deployment <release>-aws-cluster-autoscaler unless
+    fullnameOverride says otherwise (its templates/_helpers.tpl)."""
+    try:
+        return set_value(argv, "fullnameOverride")
+    except AssertionError:
+        return f"{argv[2 + argv.index('--install')]}-aws-cluster-autoscaler"
+
+
+def test_the_readme_deploy_path_uses_only_names_that_earlier_steps_create(applied):
+    """infrastructure/README.md from the top: the Terraform steps are the ones this rehearsal ran,
+    the printed chart command renders through real Helm exactly as printed, and every name a
+    later command or the runbook uses is one an earlier step creates."""
+    text = readme_steps.README.read_text()
+    deploy = readme_steps.commands(readme_steps.section(text, "## Deploy"))
+    outputs = applied.outputs["dev"]
+    bootstrap_outputs = set(re.findall(r'^output "(\w+)"', (INFRA / "bootstrap" / "outputs.tf").read_text(), re.M))
+    for name in re.findall(r"terraform output -raw (\w+)", "\n".join(deploy)):
+        assert name in bootstrap_outputs or outputs.get(name), f"README uses output {name}, which the apply does not give"
+    for path in re.findall(r"-var-file=(\S+)", "\n".join(deploy)) + re.findall(r"^cp (\S+) ", "\n".join(deploy), re.M):
+        assert (INFRA / path).is_file(), f"README uses {path}, which does not exist"
+
+    # The app: exactly the printed command, nothing appended.
+    chart_command = outputs["helm_bird_chart_command"]
+    assert 'eval "$(terraform output -raw helm_bird_chart_command)"' in deploy
+    argv = helm_arguments(chart_command)
+    assert argv[:3] == ["helm", "upgrade", "--install"]
+    release, chart_path, namespace = argv[3], INFRA / argv[4], option(argv, "--namespace")
+    values = readme_steps.helm_values(argv, helm.parse_set_string, helm.parse_set_string_values)
+    with helm.Chart.load(chart_path) as chart:
+        files = chart.render(values, name=release, namespace=namespace, is_install=True)
+    docs = [d for path, body in sorted(files.items()) if not path.endswith("NOTES.txt") for d in yaml.safe_load_all(body) if d]
+    rendered = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    deployments = {name for kind, name in rendered if kind == "Deployment"}
+    assert deployments == {"bird-api", "bird-image-api", "bird-frontend"}
+    (frontend_service,) = [d for d in docs if (d["kind"], d["metadata"]["name"]) == ("Service", "bird-frontend-service")]
+    assert frontend_service["spec"]["type"] == "NodePort"
+    assert [p["nodePort"] for p in frontend_service["spec"]["ports"]] == [int(set_value(argv, "services.frontend.service.nodePort"))]
+    for d in docs:
+        if d["kind"] == "Deployment":
+            pod = d["spec"]["template"]["spec"]
+            assert ("ServiceAccount", pod.get("serviceAccountName", "default")) in rendered or pod.get("serviceAccountName", "default") == "default"
+            for container in pod["containers"]:
+                assert container["image"].startswith(f"docker.io/bird-owner/{d['metadata']['name']}:sha-1a2b3c4"), container["image"]
+
+    # Step 7: the Secret the chart reads, in the namespace it installs into, under the key it reads.
+    assert f"kubectl create namespace {namespace}" in deploy
+    (secret_step,) = [c for c in deploy if "kubectl create secret" in c]
+    secret_argv = readme_steps.words(secret_step.split("|")[-1].split(";")[0])
+    secret_name = secret_argv[secret_argv.index("generic") + 1]
+    (key,) = [w.split("=")[1] for w in secret_argv if w.startswith("--from-file=")]
+    assert readme_steps.option(secret_argv, "-n", "--namespace") == namespace
+    (image_api,) = [d for d in docs if (d["kind"], d["metadata"]["name"]) == ("Deployment", "bird-image-api")]
+    (key_env,) = [e for c in image_api["spec"]["template"]["spec"]["containers"] for e in c.get("env", []) if e["name"] == "UNSPLASH_ACCESS_KEY"]
+    assert (key_env["valueFrom"]["secretKeyRef"]["name"], key_env["valueFrom"]["secretKeyRef"]["key"]) == (secret_name, key)
+    assert key_env["valueFrom"]["secretKeyRef"].get("optional") is True, "without step 7 bird-image-api must still start (keyless)"
+
+    # Step 6: the autoscaler's service account is the one its IAM role trusts.
+    autoscaler = helm_arguments(outputs["helm_cluster_autoscaler_command"])
+    assert option(autoscaler, "--namespace") == "kube-system"
+    service_account = set_value(autoscaler, "rbac.serviceAccount.name")
+    assert set_value(autoscaler, r"rbac.serviceAccount.annotations.eks\.amazonaws\.com/role-arn") == outputs["cluster_autoscaler_role_arn"]
+    role = applied.client("dev", "iam").get_role(RoleName=outputs["cluster_autoscaler_role_arn"].split("/")[-1])["Role"]
+    trust = role["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    (subject,) = [v for k, v in trust["Statement"][0]["Condition"]["StringEquals"].items() if k.endswith(":sub")]
+    assert subject == f"system:serviceaccount:kube-system:{service_account}"
+
+    # Destroy, runbook and drills: releases, namespaces and Deployments that the steps above create.
+    installed = {(argv[3], namespace), (autoscaler[3], "kube-system")}
+    for command in re.findall(r"helm (?:uninstall|rollback) ([\w-]+) -n ([\w-]+)", text):
+        assert command in installed, f"README acts on release {command}, which no step installs"
+    known = deployments | {cluster_autoscaler_deployment(autoscaler)}
+    for name in re.findall(r"deployment/([\w-]+)", text):
+        assert name in known, f"README names deployment/{name}; the steps create {sorted(known)}"
+    for name in re.findall(r"(?<![\w-])-n ([\w-]+)", text):
+        assert name in {namespace, "kube-system", "amazon-cloudwatch"}, f"README uses namespace {name}"
+    hpas = {name for kind, name in rendered if kind == "HorizontalPodAutoscaler"}
+    assert hpas == {f"{d}-hpa" for d in deployments}
+
+
+def test_destroy_leaves_nothing(applied):
+    # README, Destroy: prod's NLB has deletion protection, turned off by hand first.
+    for name in ("prod", "prod-us-west-2"):
+        applied.client(name, "elbv2").modify_load_balancer_attributes(
+            LoadBalancerArn=frontend_load_balancer(applied, name)["LoadBalancerArn"],
+            Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}],
+        )
+    extra = {name: [f"-var=frontend_node_port={CHANGED_NODE_PORT}"] if name == "dev" else [] for name in ENVIRONMENTS}
+    for name, out in rehearsal.run_side_by_side(applied.tf, "destroy", extra).items():
+        applied.destroyed += rehearsal.resource_counts(out)["destroyed"]
+        assert applied.tf.ok(".", "state", "list", env=rehearsal.workspace(name)).strip() == ""
+
+    left = []
+    for account in sorted({env.account_id for env in ENVIRONMENTS.values()}):
+        regions = sorted({env.region for env in ENVIRONMENTS.values() if env.account_id == account})
+        left += rehearsal.leftovers(applied.moto, account, regions)
+    assert applied.destroyed == applied.applied
+    assert left == []
+
+    summary = f"applied {applied.applied}, changed {applied.changed}, destroyed {applied.destroyed}, left {len(left)}"
+    print(summary)
+    if path := os.environ.get("REHEARSAL_SUMMARY"):
+        with open(path, "w") as f:
+            f.write(summary + "\n")
