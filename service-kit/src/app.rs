@@ -163,9 +163,7 @@ async fn observe(
 
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    observer
-        .metrics
-        .record(&route, method.as_str(), status, elapsed);
+    observer.metrics.record(&route, &method, status, elapsed);
     tracing::info!(
         service = observer.service,
         method = method.as_str(),
