@@ -11,7 +11,7 @@ pub mod security;
 use axum::Router;
 use axum::middleware;
 use service_kit::http_client::{UpstreamClient, UpstreamSettings};
-use service_kit::metrics::Registry;
+use service_kit::metrics::{Registry, UpstreamMetrics};
 use service_kit::{AppParts, Lifecycle};
 
 pub use config::Config;
@@ -27,7 +27,7 @@ pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
     let mut registry = Registry::default();
     let client = UpstreamClient::new(
         UpstreamSettings::new("bird", config.bird_api_timeout_ms),
-        &mut registry,
+        UpstreamMetrics::register(&mut registry),
     )
     .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
     let state = AppState {

@@ -121,6 +121,8 @@ impl Drop for InFlight {
 }
 
 impl UpstreamMetrics {
+    /// Registers the upstream families in `registry`: once per registry, as a second
+    /// registration would repeat the families and Prometheus would reject the scrape.
     pub fn register(registry: &mut Registry) -> Self {
         let metrics = Self {
             calls: Family::default(),
