@@ -64,6 +64,7 @@ pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
             service: SERVICE,
             registry,
             lifecycle,
+            log_probes: config.server.access_log_probes,
         },
     ))
 }

@@ -42,6 +42,7 @@ pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
             service: SERVICE,
             registry,
             lifecycle,
+            log_probes: config.server.access_log_probes,
         },
     );
     // Outermost, so probes, metrics and the kit's own error answers carry the headers too.

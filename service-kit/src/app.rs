@@ -35,12 +35,19 @@ pub struct AppParts {
     /// The service's registry, with its own metrics already registered.
     pub registry: Registry,
     pub lifecycle: Lifecycle,
+    /// Access-log the probes and scrapes too (`ACCESS_LOG_PROBES`); they are counted in the
+    /// metrics either way.
+    pub log_probes: bool,
 }
+
+/// The kit's own routes: not traffic, so not access-logged unless asked.
+const PROBES: [&str; 3] = ["/health", "/ready", "/metrics"];
 
 struct Observer {
     service: &'static str,
     metrics: HttpMetrics,
     lifecycle: Lifecycle,
+    log_probes: bool,
 }
 
 /// Adds `/health`, `/ready` and `/metrics` to `routes` and wraps everything in the common
@@ -50,18 +57,21 @@ pub fn finish(routes: Router, parts: AppParts) -> Router {
         service,
         mut registry,
         lifecycle,
+        log_probes,
     } = parts;
     let observer = Arc::new(Observer {
         service,
         metrics: HttpMetrics::register(&mut registry),
         lifecycle: lifecycle.clone(),
+        log_probes,
     });
     let registry = Arc::new(registry);
 
+    let [health_path, ready_path, metrics_path] = PROBES;
     let probes = Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready).with_state(lifecycle))
-        .route("/metrics", get(render_metrics).with_state(registry));
+        .route(health_path, get(health))
+        .route(ready_path, get(ready).with_state(lifecycle))
+        .route(metrics_path, get(render_metrics).with_state(registry));
 
     routes.merge(probes).layer(
         ServiceBuilder::new()
@@ -107,7 +117,8 @@ async fn render_metrics(State(registry): State<Arc<Registry>>) -> Response {
         .into_response()
 }
 
-/// Request id in and out, the URI and body limits, one access-log line and the HTTP metrics.
+/// Request id in and out, the URI and body limits, one access-log line (probes only when
+/// asked) and the HTTP metrics.
 async fn observe(
     State(observer): State<Arc<Observer>>,
     mut request: Request,
@@ -164,6 +175,9 @@ async fn observe(
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     observer.metrics.record(&route, &method, status, elapsed);
+    if !observer.log_probes && PROBES.contains(&route.as_str()) {
+        return response;
+    }
     tracing::info!(
         service = observer.service,
         method = method.as_str(),

@@ -4,7 +4,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use url::Url;
 
 /// Where to listen, how to log and how to shut down. Flattened into each service's config.
@@ -32,6 +33,11 @@ pub struct ServerArgs {
           value_parser = clap::value_parser!(u64).range(1..=300))]
     pub shutdown_timeout_secs: u64,
 
+    /// Access-log `/health`, `/ready` and `/metrics` too (off: probes and scrapes are not traffic).
+    #[arg(long, env = "ACCESS_LOG_PROBES", default_value_t = false, action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub access_log_probes: bool,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -45,6 +51,7 @@ impl ServerArgs {
             log_format: LogFormat::Json,
             shutdown_drain_secs: 0,
             shutdown_timeout_secs: 5,
+            access_log_probes: false,
             command: None,
         }
     }
@@ -143,6 +150,27 @@ mod tests {
         assert!(http_url("ftp://example.com").is_err());
         assert!(http_url("localhost:4200").is_err());
         assert!(http_url("not a url").is_err());
+    }
+
+    #[derive(Debug, Parser)]
+    struct Server {
+        #[command(flatten)]
+        server: ServerArgs,
+    }
+
+    #[test]
+    fn probes_are_access_logged_only_when_asked() {
+        let probes = |args: &[&str]| {
+            Server::try_parse_from(std::iter::once("unit").chain(args.iter().copied()))
+                .map(|parsed| parsed.server.access_log_probes)
+                .map_err(|err| err.to_string())
+        };
+        assert_eq!(probes(&[]), Ok(false));
+        assert_eq!(probes(&["--access-log-probes"]), Ok(true));
+        assert_eq!(probes(&["--access-log-probes", "true"]), Ok(true));
+        assert_eq!(probes(&["--access-log-probes=off"]), Ok(false));
+        let refused = probes(&["--access-log-probes=maybe"]).unwrap_err();
+        assert!(refused.contains("ACCESS_LOG_PROBES"), "{refused}");
     }
 
     #[test]

@@ -27,6 +27,7 @@ async fn start() -> TestServer {
                 service: "unit",
                 registry: Registry::default(),
                 lifecycle,
+                log_probes: false,
             },
         ))
     })
