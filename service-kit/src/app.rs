@@ -1,12 +1,13 @@
 //! Turns a service's routes into the full application: probes, metrics, and the middleware
-//! every request passes through (request id, limits, access log, metrics, panic guard).
+//! every request passes through (request id, limits, access log, metrics, panic guard,
+//! deadline).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +15,6 @@ use axum::routing::get;
 use serde_json::json;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::error::json_error;
 use crate::lifecycle::Lifecycle;
@@ -23,7 +23,8 @@ use crate::request_id::{self, RequestId};
 
 /// Longest path-and-query accepted; longer requests get `414` before reaching a handler.
 pub const MAX_URI_BYTES: usize = 2048;
-/// The services take no request bodies beyond a small form; anything bigger is refused.
+/// No route reads a request body. A declared length past this is refused with `413`; a
+/// streamed body is never read (the connection closes after the answer instead).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Backstop for a handler; every upstream budget is well below it.
 pub const HANDLER_TIMEOUT: Duration = Duration::from_secs(15);
@@ -83,12 +84,21 @@ pub fn finish(routes: Router, parts: AppParts) -> Router {
                     "the request could not be completed",
                 )
             }))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                HANDLER_TIMEOUT,
-            ))
-            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+            .layer(middleware::from_fn(deadline)),
     )
+}
+
+/// [`HANDLER_TIMEOUT`], answered like every other error of the kit.
+async fn deadline(request: Request, next: Next) -> Response {
+    tokio::time::timeout(HANDLER_TIMEOUT, next.run(request))
+        .await
+        .unwrap_or_else(|_| {
+            json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "the request took too long to answer",
+            )
+        })
 }
 
 /// Liveness: the process runs and its runtime answers. Touches nothing else.
@@ -188,4 +198,39 @@ async fn observe(
         "request"
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    /// A handler that never finishes gets the kit's JSON `503` at the deadline (the clock is
+    /// paused and jumps ahead when nothing else can run).
+    #[tokio::test(start_paused = true)]
+    async fn a_handler_past_the_deadline_gets_a_json_503() {
+        let routes = Router::new().route("/", get(std::future::pending::<()>));
+        let app = finish(
+            routes,
+            AppParts {
+                service: "unit",
+                registry: Registry::default(),
+                lifecycle: Lifecycle::new(),
+                log_probes: false,
+            },
+        );
+        let started = tokio::time::Instant::now();
+        let response = app
+            .oneshot(Request::get("/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(started.elapsed(), HANDLER_TIMEOUT);
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"], "timeout");
+    }
 }
