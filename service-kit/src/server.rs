@@ -208,7 +208,10 @@ mod tests {
         let _guard = logs.install("unit");
         let failed = on_signal("SIGINT", async { Err(io::Error::other("no handler")) });
         let waited = tokio::time::timeout(Duration::from_secs(24 * 3600), failed).await;
-        assert!(waited.is_err(), "a failed handler resolved the shutdown signal");
+        assert!(
+            waited.is_err(),
+            "a failed handler resolved the shutdown signal"
+        );
         let warning = &logs.lines()[0];
         assert_eq!(warning["level"], "WARN");
         assert_eq!(warning["signal"], "SIGINT");
