@@ -31,7 +31,7 @@ pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
         client,
         &config.bird_image_url,
         Duration::from_secs(config.bird_image_cache_ttl_secs),
-    )?;
+    );
     let state = AppState {
         images,
         default_image: config.default_image_url.clone(),

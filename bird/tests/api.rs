@@ -74,6 +74,26 @@ async fn answers_a_catalogue_bird_with_its_photo_and_credit() {
     assert_eq!(bird_name_asked(asked), species.name);
 }
 
+/// A bird-image behind a path prefix (a gateway's) is asked under that prefix, with or
+/// without a trailing slash.
+#[tokio::test]
+async fn a_path_prefix_in_the_bird_image_url_is_kept() {
+    let bird_image = MockServer::start().await;
+    Mock::given(path("/images/v1/image"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(image_answer()))
+        .mount(&bird_image)
+        .await;
+    for base in ["/images", "/images/"] {
+        let app = start_bird(
+            &format!("{}{base}", bird_image.uri()),
+            ShutdownSettings::IMMEDIATE,
+        )
+        .await;
+        let bird = get_bird(&app.url("/")).await;
+        assert_eq!(bird["image"], image_answer()["url"], "{base}");
+    }
+}
+
 /// Each way bird-image can fail gives the bird in disguise, with a reason in plain words.
 #[tokio::test]
 async fn a_failing_bird_image_gives_the_bird_in_disguise() {
