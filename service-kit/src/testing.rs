@@ -13,7 +13,9 @@ use tokio::task::JoinHandle;
 use crate::lifecycle::Lifecycle;
 use crate::server::{ShutdownSettings, serve};
 
+mod gate;
 mod process;
+pub use gate::GatedUpstream;
 pub use process::{ServiceProcess, free_port};
 
 pub struct TestServer {
