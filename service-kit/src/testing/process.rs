@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
 
 /// A loopback port nothing listens on right now.
 pub fn free_port() -> u16 {
@@ -20,6 +21,8 @@ pub fn free_port() -> u16 {
 pub struct ServiceProcess {
     child: Child,
     stdout: Arc<Mutex<Vec<u8>>>,
+    /// Reads stdout until the process closes it.
+    reader: Option<JoinHandle<()>>,
 }
 
 impl ServiceProcess {
@@ -37,13 +40,17 @@ impl ServiceProcess {
         let mut pipe = child.stdout.take().expect("a piped stdout");
         let collected = stdout.clone();
         // Read all along, so a chatty child never blocks on a full pipe.
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             let mut chunk = [0u8; 8192];
             while let Ok(read @ 1..) = pipe.read(&mut chunk).await {
                 lock(&collected).extend_from_slice(&chunk[..read]);
             }
         });
-        Self { child, stdout }
+        Self {
+            child,
+            stdout,
+            reader: Some(reader),
+        }
     }
 
     /// Starts a service binary on a free loopback port and waits until it is ready; returns
@@ -86,12 +93,17 @@ impl ServiceProcess {
         assert!(killed.is_ok_and(|s| s.success()), "kill -TERM {pid}");
     }
 
-    /// The exit status, or a panic if the process is still running after `limit`.
+    /// The exit status, or a panic if the process is still running after `limit`. Once it
+    /// returns, [`Self::stdout`] holds everything the process wrote.
     pub async fn exit_within(&mut self, limit: Duration) -> ExitStatus {
-        tokio::time::timeout(limit, self.child.wait())
+        let status = tokio::time::timeout(limit, self.child.wait())
             .await
             .unwrap_or_else(|_| panic!("the service still ran after {limit:?}"))
-            .expect("wait for the service")
+            .expect("wait for the service");
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.await;
+        }
+        status
     }
 
     /// Everything the process wrote to stdout so far.
