@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use service_kit::testing::{GatedUpstream, ServiceProcess};
+use service_kit::testing::{GatedUpstream, ServiceProcess, free_port};
 
 const BIRD: &str = env!("CARGO_BIN_EXE_bird");
 
@@ -22,11 +22,16 @@ async fn a_bad_setting_stops_bird_with_one_line_naming_it() {
         ("SHUTDOWN_TIMEOUT_SECS", "0"),
     ];
     for (variable, value) in cases {
-        let output = tokio::process::Command::new(BIRD)
+        // Loopback and a free port, should a case ever be accepted and bird start.
+        let port = free_port().to_string();
+        let run = tokio::process::Command::new(BIRD)
             .env_clear()
-            .env(variable, value)
-            .output()
+            .envs([("HOST", "127.0.0.1"), ("PORT", &port), (variable, value)])
+            .kill_on_drop(true)
+            .output();
+        let output = tokio::time::timeout(Duration::from_secs(10), run)
             .await
+            .unwrap_or_else(|_| panic!("{variable}={value}: bird started"))
             .unwrap();
         let case = format!("{variable}={value}");
         assert_eq!(output.status.code(), Some(2), "{case}");
