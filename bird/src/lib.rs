@@ -43,6 +43,7 @@ pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
             registry,
             lifecycle,
             log_probes: config.server.access_log_probes,
+            error_page: None,
         },
     ))
 }

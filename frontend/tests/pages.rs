@@ -568,3 +568,26 @@ async fn unknown_routes_and_methods_answer_html_except_under_api() {
         "method_not_allowed"
     );
 }
+
+/// The kit's own refusals follow the fallbacks' rule: a page for people, JSON under `/api/`.
+#[tokio::test]
+async fn refusals_answer_html_except_under_api() {
+    let app = start_frontend(&closed_port()).await;
+    let long_query = format!("?q={}", "x".repeat(3000));
+
+    let response = get(app.url(&format!("/{long_query}"))).await;
+    assert_eq!(response.status(), 414);
+    assert_eq!(
+        header_of(&response, "content-type"),
+        "text/html; charset=utf-8"
+    );
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Address too long") && html.contains(r#"href="/""#));
+
+    let response = get(app.url(&format!("/api/bird{long_query}"))).await;
+    assert_eq!(response.status(), 414);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "uri_too_long"
+    );
+}

@@ -39,7 +39,15 @@ pub struct AppParts {
     /// Access-log the probes and scrapes too (`ACCESS_LOG_PROBES`); they are counted in the
     /// metrics either way.
     pub log_probes: bool,
+    /// How the kit's own refusals are answered; `None` answers JSON.
+    pub error_page: Option<ErrorPage>,
 }
+
+/// Answers one of the kit's own refusals (`413`, `414`, the deadline's `503`) for a request
+/// path, given the status, a short code and a message: for a service whose fallbacks answer
+/// HTML pages, so that these answer pages too.
+pub type ErrorPage =
+    Arc<dyn Fn(&str, StatusCode, &'static str, &'static str) -> Response + Send + Sync>;
 
 /// The kit's own routes: not traffic, so not access-logged unless asked.
 const PROBES: [&str; 3] = ["/health", "/ready", "/metrics"];
@@ -49,6 +57,22 @@ struct Observer {
     metrics: HttpMetrics,
     lifecycle: Lifecycle,
     log_probes: bool,
+    error_page: Option<ErrorPage>,
+}
+
+impl Observer {
+    fn refuse(
+        &self,
+        path: &str,
+        status: StatusCode,
+        code: &'static str,
+        message: &'static str,
+    ) -> Response {
+        match &self.error_page {
+            Some(page) => page(path, status, code, message),
+            None => json_error(status, code, message),
+        }
+    }
 }
 
 /// Adds `/health`, `/ready` and `/metrics` to `routes` and wraps everything in the common
@@ -59,12 +83,14 @@ pub fn finish(routes: Router, parts: AppParts) -> Router {
         mut registry,
         lifecycle,
         log_probes,
+        error_page,
     } = parts;
     let observer = Arc::new(Observer {
         service,
         metrics: HttpMetrics::register(&mut registry),
         lifecycle: lifecycle.clone(),
         log_probes,
+        error_page,
     });
     let registry = Arc::new(registry);
 
@@ -83,22 +109,8 @@ pub fn finish(routes: Router, parts: AppParts) -> Router {
                     "internal",
                     "the request could not be completed",
                 )
-            }))
-            .layer(middleware::from_fn(deadline)),
+            })),
     )
-}
-
-/// [`HANDLER_TIMEOUT`], answered like every other error of the kit.
-async fn deadline(request: Request, next: Next) -> Response {
-    tokio::time::timeout(HANDLER_TIMEOUT, next.run(request))
-        .await
-        .unwrap_or_else(|_| {
-            json_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "timeout",
-                "the request took too long to answer",
-            )
-        })
 }
 
 /// Liveness: the process runs and its runtime answers. Touches nothing else.
@@ -127,8 +139,8 @@ async fn render_metrics(State(registry): State<Arc<Registry>>) -> Response {
         .into_response()
 }
 
-/// Request id in and out, the URI and body limits, one access-log line (probes only when
-/// asked) and the HTTP metrics.
+/// Request id in and out, the URI and body limits, the deadline, one access-log line (probes
+/// only when asked) and the HTTP metrics.
 async fn observe(
     State(observer): State<Arc<Observer>>,
     mut request: Request,
@@ -160,19 +172,29 @@ async fn observe(
         .unwrap_or(0);
 
     let mut response = if uri_len > MAX_URI_BYTES {
-        json_error(
+        observer.refuse(
+            &path,
             StatusCode::URI_TOO_LONG,
             "uri_too_long",
             "the request URI is too long",
         )
     } else if declared_body > MAX_BODY_BYTES as u64 {
-        json_error(
+        observer.refuse(
+            &path,
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
             "the request body is too large",
         )
     } else {
-        next.run(request).await
+        match tokio::time::timeout(HANDLER_TIMEOUT, next.run(request)).await {
+            Ok(response) => response,
+            Err(_) => observer.refuse(
+                &path,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "the request took too long to answer",
+            ),
+        }
     };
 
     let headers = response.headers_mut();
@@ -207,11 +229,10 @@ mod tests {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
 
-    /// A handler that never finishes gets the kit's JSON `503` at the deadline (the clock is
-    /// paused and jumps ahead when nothing else can run).
-    #[tokio::test(start_paused = true)]
-    async fn a_handler_past_the_deadline_gets_a_json_503() {
-        let routes = Router::new().route("/", get(std::future::pending::<()>));
+    /// The answer to a request whose handler never finishes (the clock is paused and jumps
+    /// ahead when nothing else can run), and when it came.
+    async fn past_the_deadline(error_page: Option<ErrorPage>) -> (Duration, Response) {
+        let routes = Router::new().route("/slow", get(std::future::pending::<()>));
         let app = finish(
             routes,
             AppParts {
@@ -219,18 +240,39 @@ mod tests {
                 registry: Registry::default(),
                 lifecycle: Lifecycle::new(),
                 log_probes: false,
+                error_page,
             },
         );
         let started = tokio::time::Instant::now();
         let response = app
-            .oneshot(Request::get("/").body(Body::empty()).unwrap())
+            .oneshot(Request::get("/slow").body(Body::empty()).unwrap())
             .await
             .unwrap();
-        assert_eq!(started.elapsed(), HANDLER_TIMEOUT);
+        (started.elapsed(), response)
+    }
+
+    async fn text(response: Response) -> String {
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_handler_past_the_deadline_gets_a_json_503() {
+        let (waited, response) = past_the_deadline(None).await;
+        assert_eq!(waited, HANDLER_TIMEOUT);
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let body: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
         assert_eq!(body["error"], "timeout");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_service_with_error_pages_answers_the_deadline_with_its_page() {
+        let page: ErrorPage = Arc::new(|path, status, code, _| {
+            (status, format!("page for {path}: {code}")).into_response()
+        });
+        let (_, response) = past_the_deadline(Some(page)).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(text(response).await, "page for /slow: timeout");
     }
 }

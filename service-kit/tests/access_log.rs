@@ -20,6 +20,7 @@ async fn logged_paths(log_probes: bool) -> Vec<String> {
                 registry: Registry::default(),
                 lifecycle,
                 log_probes,
+                error_page: None,
             },
         ))
     })

@@ -18,6 +18,7 @@ async fn start() -> TestServer {
                 registry: Registry::default(),
                 lifecycle,
                 log_probes: false,
+                error_page: None,
             },
         ))
     })
