@@ -8,7 +8,7 @@ pub mod unsplash;
 
 use axum::Router;
 use service_kit::http_client::{UpstreamClient, UpstreamSettings};
-use service_kit::metrics::Registry;
+use service_kit::metrics::{Registry, UpstreamMetrics};
 use service_kit::{AppParts, Lifecycle};
 
 pub use config::Config;
@@ -32,7 +32,7 @@ pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
         Some(key) => {
             let mut settings = UpstreamSettings::new("unsplash", config.unsplash_timeout_ms);
             settings.max_in_flight = UNSPLASH_MAX_IN_FLIGHT;
-            let client = UpstreamClient::new(settings, &mut registry)
+            let client = UpstreamClient::new(settings, UpstreamMetrics::register(&mut registry))
                 .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
             Some(Unsplash::new(client, &config.unsplash_api_url, key)?)
         }
@@ -64,6 +64,8 @@ pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
             service: SERVICE,
             registry,
             lifecycle,
+            log_probes: config.server.access_log_probes,
+            error_page: None,
         },
     ))
 }

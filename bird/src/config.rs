@@ -18,7 +18,7 @@ pub struct Config {
     #[command(flatten)]
     pub server: ServerArgs,
 
-    /// Base URL of the bird-image service.
+    /// Base URL of the bird-image service; a path prefix (a gateway's) is kept.
     #[arg(long, env = "BIRD_IMAGE_URL", default_value = "http://localhost:4200", value_parser = http_url)]
     pub bird_image_url: Url,
 

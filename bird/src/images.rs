@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use moka::future::Cache;
 use serde::{Deserialize, Serialize};
 use service_kit::RequestId;
-use service_kit::config::is_web_url;
+use service_kit::config::{endpoint, is_web_url};
 use service_kit::http_client::{UpstreamClient, UpstreamError};
 use url::Url;
 
@@ -51,21 +51,18 @@ pub struct BirdImage {
 }
 
 impl BirdImage {
-    pub fn new(client: UpstreamClient, base: &Url, cache_ttl: Duration) -> Result<Self, String> {
-        let endpoint = base
-            .join("v1/image")
-            .map_err(|err| format!("BIRD_IMAGE_URL cannot take a path: {err}"))?;
+    pub fn new(client: UpstreamClient, base: &Url, cache_ttl: Duration) -> Self {
         let cache = (!cache_ttl.is_zero()).then(|| {
             Cache::builder()
                 .max_capacity(64)
                 .time_to_live(cache_ttl)
                 .build()
         });
-        Ok(Self {
+        Self {
             client,
-            endpoint,
+            endpoint: endpoint(base, "v1/image"),
             cache,
-        })
+        }
     }
 
     pub async fn image(

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::Router;
 use service_kit::http_client::{UpstreamClient, UpstreamSettings};
-use service_kit::metrics::Registry;
+use service_kit::metrics::{Registry, UpstreamMetrics};
 use service_kit::{AppParts, Lifecycle};
 
 pub use config::Config;
@@ -24,14 +24,14 @@ pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
     let mut registry = Registry::default();
     let client = UpstreamClient::new(
         UpstreamSettings::new("bird-image", config.bird_image_timeout_ms),
-        &mut registry,
+        UpstreamMetrics::register(&mut registry),
     )
     .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
     let images = BirdImage::new(
         client,
         &config.bird_image_url,
         Duration::from_secs(config.bird_image_cache_ttl_secs),
-    )?;
+    );
     let state = AppState {
         images,
         default_image: config.default_image_url.clone(),
@@ -42,6 +42,8 @@ pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
             service: SERVICE,
             registry,
             lifecycle,
+            log_probes: config.server.access_log_probes,
+            error_page: None,
         },
     ))
 }

@@ -7,7 +7,7 @@ use bird::Config;
 use bird::catalogue::BIRDS;
 use serde_json::{Value, json};
 use service_kit::server::ShutdownSettings;
-use service_kit::testing::TestServer;
+use service_kit::testing::{GatedUpstream, TestServer};
 use url::Url;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -72,6 +72,26 @@ async fn answers_a_catalogue_bird_with_its_photo_and_credit() {
 
     let asked = &bird_image.received_requests().await.unwrap()[0];
     assert_eq!(bird_name_asked(asked), species.name);
+}
+
+/// A bird-image behind a path prefix (a gateway's) is asked under that prefix, with or
+/// without a trailing slash.
+#[tokio::test]
+async fn a_path_prefix_in_the_bird_image_url_is_kept() {
+    let bird_image = MockServer::start().await;
+    Mock::given(path("/images/v1/image"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(image_answer()))
+        .mount(&bird_image)
+        .await;
+    for base in ["/images", "/images/"] {
+        let app = start_bird(
+            &format!("{}{base}", bird_image.uri()),
+            ShutdownSettings::IMMEDIATE,
+        )
+        .await;
+        let bird = get_bird(&app.url("/")).await;
+        assert_eq!(bird["image"], image_answer()["url"], "{base}");
+    }
 }
 
 /// Each way bird-image can fail gives the bird in disguise, with a reason in plain words.
@@ -278,27 +298,22 @@ async fn unknown_routes_and_methods_get_json_errors() {
     assert_eq!(response.status(), 413);
 }
 
-/// SIGTERM semantics: /ready turns 503 at once, a request already in flight completes, new
-/// requests are still served during the drain, and the server then stops cleanly.
+/// SIGTERM semantics: /ready turns 503 at once, new requests are still served during the
+/// drain, the listener then closes, and a request taken before still gets its answer: the
+/// server does not finish while it is in flight. bird-image holds that request until after the
+/// listener has closed, so the order of events is fixed, not timed.
 #[tokio::test]
 async fn graceful_shutdown_finishes_in_flight_requests() {
-    let bird_image = MockServer::start().await;
-    Mock::given(path("/v1/image"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(image_answer())
-                .set_delay(Duration::from_millis(300)),
-        )
-        .mount(&bird_image)
-        .await;
+    let mut bird_image = GatedUpstream::start(image_answer()).await;
     let mut app = start_bird(
-        &bird_image.uri(),
+        &bird_image.url,
         ShutdownSettings {
-            drain: Duration::from_millis(600),
-            timeout: Duration::from_secs(5),
+            drain: Duration::from_millis(200),
+            timeout: Duration::from_secs(30),
         },
     )
     .await;
+    let addr = app.addr;
     let client = reqwest::Client::new();
     assert_eq!(
         client.get(app.url("/ready")).send().await.unwrap().status(),
@@ -306,9 +321,8 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     );
 
     let in_flight = tokio::spawn(client.get(app.url("/")).send());
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    bird_image.arrived().await;
     app.begin_shutdown();
-    tokio::time::sleep(Duration::from_millis(50)).await;
 
     let ready = client.get(app.url("/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 503);
@@ -323,15 +337,25 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
         200
     );
 
+    let mut stopped = tokio::spawn(app.stop());
+    while tokio::net::TcpStream::connect(addr).await.is_ok() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The listener is closed and the request still held: the server must wait for it.
+    let early = tokio::time::timeout(Duration::from_millis(300), &mut stopped).await;
+    assert!(
+        early.is_err(),
+        "the server finished with a request in flight"
+    );
+    assert!(
+        !in_flight.is_finished(),
+        "the in-flight request was dropped"
+    );
+
+    bird_image.open();
     let response = in_flight.await.unwrap().unwrap();
     assert_eq!(response.status(), 200);
     let bird: Value = response.json().await.unwrap();
     assert_eq!(bird["image"], image_answer()["url"]);
-
-    let addr = app.addr;
-    app.stop().await.expect("a clean stop");
-    assert!(
-        tokio::net::TcpStream::connect(addr).await.is_err(),
-        "the listener is closed"
-    );
+    stopped.await.unwrap().expect("a clean stop");
 }

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 use bird::Config;
 use serde_json::Value;
 use service_kit::server::ShutdownSettings;
-use service_kit::testing::{Fault, TestServer, assert_probes_answer_promptly};
+use service_kit::testing::{
+    Fault, TestServer, assert_probes_answer_promptly, wait_for_upstream_calls,
+};
 use url::Url;
 
 async fn start(bird_image: &str, timeout: Duration) -> TestServer {
@@ -50,7 +52,7 @@ async fn a_hanging_bird_image_does_not_starve_the_probes() {
     let hanging: Vec<_> = (0..50)
         .map(|_| tokio::spawn(client.get(app.url("/")).send()))
         .collect();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_for_upstream_calls(&app, 50).await;
     assert_probes_answer_promptly(&app).await;
     for request in hanging {
         let bird: Value = request.await.unwrap().unwrap().json().await.unwrap();

@@ -8,10 +8,12 @@ pub mod page;
 pub mod routes;
 pub mod security;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::middleware;
 use service_kit::http_client::{UpstreamClient, UpstreamSettings};
-use service_kit::metrics::Registry;
+use service_kit::metrics::{Registry, UpstreamMetrics};
 use service_kit::{AppParts, Lifecycle};
 
 pub use config::Config;
@@ -27,21 +29,26 @@ pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
     let mut registry = Registry::default();
     let client = UpstreamClient::new(
         UpstreamSettings::new("bird", config.bird_api_timeout_ms),
-        &mut registry,
+        UpstreamMetrics::register(&mut registry),
     )
     .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
-    let state = AppState {
+    let state = Arc::new(AppState {
         birds: BirdApi::new(client, config.bird_api_url.clone()),
         assets: Assets::embedded(),
         unsplash_href: page::unsplash_href(&config.unsplash_app_name),
         utm_source: config.unsplash_app_name.clone(),
-    };
+    });
+    let pages = state.clone();
     let app = service_kit::finish(
         routes::router(state),
         AppParts {
             service: SERVICE,
             registry,
             lifecycle,
+            log_probes: config.server.access_log_probes,
+            error_page: Some(Arc::new(move |path, status, code, message| {
+                routes::refusal(&pages, path, status, code, message)
+            })),
         },
     );
     // Outermost, so probes, metrics and the kit's own error answers carry the headers too.

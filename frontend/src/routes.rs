@@ -26,14 +26,14 @@ pub struct AppState {
     pub unsplash_href: String,
 }
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(page::index))
         .route("/api/bird", get(api_bird))
         .route("/static/{file}", get(assets::serve))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(Arc::new(state))
+        .with_state(state)
 }
 
 /// `GET /api/bird`: bird's answer, checked and passed on; `502` with a JSON error otherwise.
@@ -50,12 +50,12 @@ async fn api_bird(State(state): State<Arc<AppState>>, request_id: RequestId) -> 
     response
 }
 
-fn is_api(uri: &Uri) -> bool {
-    uri.path() == "/api" || uri.path().starts_with("/api/")
+fn is_api(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
 }
 
 async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
-    if is_api(&uri) {
+    if is_api(uri.path()) {
         error::not_found().await
     } else {
         html_not_found(&state)
@@ -63,7 +63,7 @@ async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
 }
 
 async fn method_not_allowed(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
-    if is_api(&uri) {
+    if is_api(uri.path()) {
         error::method_not_allowed().await
     } else {
         page::message(
@@ -82,4 +82,27 @@ pub fn html_not_found(state: &AppState) -> Response {
         "Page not found",
         "There is nothing at this address, but there is a bird on the home page.",
     )
+}
+
+/// The kit's own refusals (too long, too large, too slow), answered like the fallbacks: JSON
+/// under `/api/`, a page for people elsewhere.
+pub fn refusal(
+    state: &AppState,
+    path: &str,
+    status: StatusCode,
+    code: &'static str,
+    message: &'static str,
+) -> Response {
+    if is_api(path) {
+        return error::json_error(status, code, message);
+    }
+    let (title, text) = match code {
+        "timeout" => (
+            "Taking too long",
+            "This page took too long to answer. Try again in a moment.",
+        ),
+        "uri_too_long" => ("Address too long", "This address is too long to answer."),
+        _ => ("Request refused", "This request cannot be answered."),
+    };
+    page::message(state, status, title, text)
 }

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use frontend::Config;
 use serde_json::Value;
 use service_kit::server::ShutdownSettings;
-use service_kit::testing::{Fault, TestServer, assert_probes_answer_promptly};
+use service_kit::testing::{
+    Fault, TestServer, assert_probes_answer_promptly, wait_for_upstream_calls,
+};
 use url::Url;
 
 async fn start(bird: &str, timeout: Duration) -> TestServer {
@@ -63,7 +65,7 @@ async fn a_hanging_bird_does_not_starve_the_probes() {
             tokio::spawn(client.get(app.url(path)).send())
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_for_upstream_calls(&app, 50).await;
     assert_probes_answer_promptly(&app).await;
     for request in hanging {
         assert_eq!(request.await.unwrap().unwrap().status(), 502);

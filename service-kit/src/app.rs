@@ -1,12 +1,13 @@
 //! Turns a service's routes into the full application: probes, metrics, and the middleware
-//! every request passes through (request id, limits, access log, metrics, panic guard).
+//! every request passes through (request id, limits, access log, metrics, panic guard,
+//! deadline).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +15,6 @@ use axum::routing::get;
 use serde_json::json;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::error::json_error;
 use crate::lifecycle::Lifecycle;
@@ -23,7 +23,8 @@ use crate::request_id::{self, RequestId};
 
 /// Longest path-and-query accepted; longer requests get `414` before reaching a handler.
 pub const MAX_URI_BYTES: usize = 2048;
-/// The services take no request bodies beyond a small form; anything bigger is refused.
+/// No route reads a request body. A declared length past this is refused with `413`; a
+/// streamed body is never read (the connection closes after the answer instead).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Backstop for a handler; every upstream budget is well below it.
 pub const HANDLER_TIMEOUT: Duration = Duration::from_secs(15);
@@ -35,12 +36,43 @@ pub struct AppParts {
     /// The service's registry, with its own metrics already registered.
     pub registry: Registry,
     pub lifecycle: Lifecycle,
+    /// Access-log the probes and scrapes too (`ACCESS_LOG_PROBES`); they are counted in the
+    /// metrics either way.
+    pub log_probes: bool,
+    /// How the kit's own refusals are answered; `None` answers JSON.
+    pub error_page: Option<ErrorPage>,
 }
+
+/// Answers one of the kit's own refusals (`413`, `414`, the deadline's `503`) for a request
+/// path, given the status, a short code and a message: for a service whose fallbacks answer
+/// HTML pages, so that these answer pages too.
+pub type ErrorPage =
+    Arc<dyn Fn(&str, StatusCode, &'static str, &'static str) -> Response + Send + Sync>;
+
+/// The kit's own routes: not traffic, so not access-logged unless asked.
+const PROBES: [&str; 3] = ["/health", "/ready", "/metrics"];
 
 struct Observer {
     service: &'static str,
     metrics: HttpMetrics,
     lifecycle: Lifecycle,
+    log_probes: bool,
+    error_page: Option<ErrorPage>,
+}
+
+impl Observer {
+    fn refuse(
+        &self,
+        path: &str,
+        status: StatusCode,
+        code: &'static str,
+        message: &'static str,
+    ) -> Response {
+        match &self.error_page {
+            Some(page) => page(path, status, code, message),
+            None => json_error(status, code, message),
+        }
+    }
 }
 
 /// Adds `/health`, `/ready` and `/metrics` to `routes` and wraps everything in the common
@@ -50,18 +82,23 @@ pub fn finish(routes: Router, parts: AppParts) -> Router {
         service,
         mut registry,
         lifecycle,
+        log_probes,
+        error_page,
     } = parts;
     let observer = Arc::new(Observer {
         service,
         metrics: HttpMetrics::register(&mut registry),
         lifecycle: lifecycle.clone(),
+        log_probes,
+        error_page,
     });
     let registry = Arc::new(registry);
 
+    let [health_path, ready_path, metrics_path] = PROBES;
     let probes = Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready).with_state(lifecycle))
-        .route("/metrics", get(render_metrics).with_state(registry));
+        .route(health_path, get(health))
+        .route(ready_path, get(ready).with_state(lifecycle))
+        .route(metrics_path, get(render_metrics).with_state(registry));
 
     routes.merge(probes).layer(
         ServiceBuilder::new()
@@ -72,12 +109,7 @@ pub fn finish(routes: Router, parts: AppParts) -> Router {
                     "internal",
                     "the request could not be completed",
                 )
-            }))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                HANDLER_TIMEOUT,
-            ))
-            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+            })),
     )
 }
 
@@ -107,7 +139,8 @@ async fn render_metrics(State(registry): State<Arc<Registry>>) -> Response {
         .into_response()
 }
 
-/// Request id in and out, the URI and body limits, one access-log line and the HTTP metrics.
+/// Request id in and out, the URI and body limits, the deadline, one access-log line (probes
+/// only when asked) and the HTTP metrics.
 async fn observe(
     State(observer): State<Arc<Observer>>,
     mut request: Request,
@@ -139,19 +172,29 @@ async fn observe(
         .unwrap_or(0);
 
     let mut response = if uri_len > MAX_URI_BYTES {
-        json_error(
+        observer.refuse(
+            &path,
             StatusCode::URI_TOO_LONG,
             "uri_too_long",
             "the request URI is too long",
         )
     } else if declared_body > MAX_BODY_BYTES as u64 {
-        json_error(
+        observer.refuse(
+            &path,
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
             "the request body is too large",
         )
     } else {
-        next.run(request).await
+        match tokio::time::timeout(HANDLER_TIMEOUT, next.run(request)).await {
+            Ok(response) => response,
+            Err(_) => observer.refuse(
+                &path,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "the request took too long to answer",
+            ),
+        }
     };
 
     let headers = response.headers_mut();
@@ -163,9 +206,10 @@ async fn observe(
 
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    observer
-        .metrics
-        .record(&route, method.as_str(), status, elapsed);
+    observer.metrics.record(&route, &method, status, elapsed);
+    if !observer.log_probes && PROBES.contains(&route.as_str()) {
+        return response;
+    }
     tracing::info!(
         service = observer.service,
         method = method.as_str(),
@@ -176,4 +220,59 @@ async fn observe(
         "request"
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    /// The answer to a request whose handler never finishes (the clock is paused and jumps
+    /// ahead when nothing else can run), and when it came.
+    async fn past_the_deadline(error_page: Option<ErrorPage>) -> (Duration, Response) {
+        let routes = Router::new().route("/slow", get(std::future::pending::<()>));
+        let app = finish(
+            routes,
+            AppParts {
+                service: "unit",
+                registry: Registry::default(),
+                lifecycle: Lifecycle::new(),
+                log_probes: false,
+                error_page,
+            },
+        );
+        let started = tokio::time::Instant::now();
+        let response = app
+            .oneshot(Request::get("/slow").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        (started.elapsed(), response)
+    }
+
+    async fn text(response: Response) -> String {
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_handler_past_the_deadline_gets_a_json_503() {
+        let (waited, response) = past_the_deadline(None).await;
+        assert_eq!(waited, HANDLER_TIMEOUT);
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        let body: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
+        assert_eq!(body["error"], "timeout");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_service_with_error_pages_answers_the_deadline_with_its_page() {
+        let page: ErrorPage = Arc::new(|path, status, code, _| {
+            (status, format!("page for {path}: {code}")).into_response()
+        });
+        let (_, response) = past_the_deadline(Some(page)).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(text(response).await, "page for /slow: timeout");
+    }
 }

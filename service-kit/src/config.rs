@@ -4,7 +4,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use url::Url;
 
 /// Where to listen, how to log and how to shut down. Flattened into each service's config.
@@ -32,6 +33,11 @@ pub struct ServerArgs {
           value_parser = clap::value_parser!(u64).range(1..=300))]
     pub shutdown_timeout_secs: u64,
 
+    /// Access-log `/health`, `/ready` and `/metrics` too (off: probes and scrapes are not traffic).
+    #[arg(long, env = "ACCESS_LOG_PROBES", default_value_t = false, action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub access_log_probes: bool,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -45,6 +51,7 @@ impl ServerArgs {
             log_format: LogFormat::Json,
             shutdown_drain_secs: 0,
             shutdown_timeout_secs: 5,
+            access_log_probes: false,
             command: None,
         }
     }
@@ -111,14 +118,30 @@ pub fn is_web_url(url: &Url) -> bool {
     matches!(url.scheme(), "http" | "https") && url.host().is_some()
 }
 
-/// A clap value parser for upstream base URLs: absolute `http` or `https` URLs only.
+/// A clap value parser for upstream base URLs: absolute `http` or `https` URLs, which may
+/// have a path prefix (see [`endpoint`]) but no query or fragment, which no call could keep.
 pub fn http_url(value: &str) -> Result<Url, String> {
     let url = Url::parse(value).map_err(|err| format!("not an absolute URL ({err})"))?;
-    if is_web_url(&url) {
-        Ok(url)
-    } else {
+    if !is_web_url(&url) {
         Err("must be an http:// or https:// URL with a host".to_owned())
+    } else if url.query().is_some() || url.fragment().is_some() {
+        Err("a base URL takes no query or fragment".to_owned())
+    } else {
+        Ok(url)
     }
+}
+
+/// The URL of `path` under an upstream's base URL, keeping the base's path prefix with or
+/// without a trailing slash: `http://h/prefix` and `http://h/prefix/` both give
+/// `http://h/prefix/v1/image` for `v1/image`, where `Url::join` would drop a prefix that has
+/// no trailing slash.
+pub fn endpoint(base: &Url, path: &str) -> Url {
+    let mut url = base.clone();
+    // Every http(s) URL has path segments; no other kind passes `http_url`.
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments.pop_if_empty().extend(path.split('/'));
+    }
+    url
 }
 
 /// A clap value parser for timeouts in milliseconds: 1 ms to 60 s.
@@ -143,6 +166,49 @@ mod tests {
         assert!(http_url("ftp://example.com").is_err());
         assert!(http_url("localhost:4200").is_err());
         assert!(http_url("not a url").is_err());
+        assert!(http_url("http://localhost:4200/prefix").is_ok());
+        assert!(http_url("http://localhost:4200/?key=1").is_err());
+        assert!(http_url("http://localhost:4200/#top").is_err());
+    }
+
+    #[test]
+    fn endpoint_keeps_the_path_prefix() {
+        let under = |base: &str, path: &str| endpoint(&http_url(base).unwrap(), path).to_string();
+        assert_eq!(under("http://h:1", "v1/image"), "http://h:1/v1/image");
+        assert_eq!(under("http://h:1/", "v1/image"), "http://h:1/v1/image");
+        assert_eq!(
+            under("http://h/images", "v1/image"),
+            "http://h/images/v1/image"
+        );
+        assert_eq!(
+            under("http://h/images/", "v1/image"),
+            "http://h/images/v1/image"
+        );
+        assert_eq!(
+            under("https://h/a/b", "search/photos"),
+            "https://h/a/b/search/photos"
+        );
+    }
+
+    #[derive(Debug, Parser)]
+    struct Server {
+        #[command(flatten)]
+        server: ServerArgs,
+    }
+
+    #[test]
+    fn probes_are_access_logged_only_when_asked() {
+        let probes = |args: &[&str]| {
+            Server::try_parse_from(std::iter::once("unit").chain(args.iter().copied()))
+                .map(|parsed| parsed.server.access_log_probes)
+                .map_err(|err| err.to_string())
+        };
+        assert_eq!(probes(&[]), Ok(false));
+        assert_eq!(probes(&["--access-log-probes"]), Ok(true));
+        assert_eq!(probes(&["--access-log-probes", "true"]), Ok(true));
+        assert_eq!(probes(&["--access-log-probes=off"]), Ok(false));
+        let refused = probes(&["--access-log-probes=maybe"]).unwrap_err();
+        assert!(refused.contains("ACCESS_LOG_PROBES"), "{refused}");
     }
 
     #[test]

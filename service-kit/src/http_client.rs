@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 use url::Url;
 
-use crate::metrics::{Registry, UpstreamMetrics};
+use crate::metrics::UpstreamMetrics;
 
 /// Idle pooled connections are dropped before the server side's idle limit
 /// ([`crate::server::HEADER_READ_TIMEOUT`]), so a request never races a closing connection.
@@ -96,7 +96,9 @@ pub struct UpstreamClient {
 }
 
 impl UpstreamClient {
-    pub fn new(settings: UpstreamSettings, registry: &mut Registry) -> Result<Self, String> {
+    /// `metrics` comes from [`UpstreamMetrics::register`], called once per registry; clients
+    /// of one service share it (each call is labelled with its client's `name`).
+    pub fn new(settings: UpstreamSettings, metrics: UpstreamMetrics) -> Result<Self, String> {
         let mut http = HttpConnector::new();
         http.set_connect_timeout(Some(settings.connect_timeout));
         http.set_nodelay(true);
@@ -115,14 +117,10 @@ impl UpstreamClient {
             .build(connector);
         Ok(Self {
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
-            metrics: UpstreamMetrics::register(registry),
+            metrics,
             settings,
             client,
         })
-    }
-
-    pub fn name(&self) -> &'static str {
-        self.settings.name
     }
 
     /// `GET url` and decode the JSON body as `T`.

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use axum::http::Method;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -23,11 +25,33 @@ fn latency_histogram() -> Histogram {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
     route: String,
-    method: String,
+    method: &'static str,
     status: u16,
 }
 
+/// The `method` label: the standard methods by name, anything a client made up as `other`,
+/// so no request can add a series.
+pub fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::HEAD, "HEAD"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::PATCH, "PATCH"),
+        (Method::TRACE, "TRACE"),
+        (Method::CONNECT, "CONNECT"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(known, _)| known == method)
+        .map_or("other", |(_, label)| label)
+}
+
 /// `http_requests_total` and `http_request_duration_seconds`, by route, method and status.
+/// Every label comes from a fixed set: the matched route template or `unmatched`, a method of
+/// [`method_label`], and a status code the service itself chose.
 #[derive(Clone, Debug)]
 pub struct HttpMetrics {
     requests: Family<HttpLabels, Counter>,
@@ -53,10 +77,11 @@ impl HttpMetrics {
         metrics
     }
 
-    pub fn record(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+    /// `route` is a route template of the app (never the request's path) or `unmatched`.
+    pub fn record(&self, route: &str, method: &Method, status: u16, elapsed: Duration) {
         let labels = HttpLabels {
             route: route.to_owned(),
-            method: method.to_owned(),
+            method: method_label(method),
             status,
         };
         self.duration
@@ -96,6 +121,8 @@ impl Drop for InFlight {
 }
 
 impl UpstreamMetrics {
+    /// Registers the upstream families in `registry`: once per registry, as a second
+    /// registration would repeat the families and Prometheus would reject the scrape.
     pub fn register(registry: &mut Registry) -> Self {
         let metrics = Self {
             calls: Family::default(),

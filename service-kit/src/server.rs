@@ -121,23 +121,27 @@ pub async fn serve(
 
 /// Resolves on SIGTERM (Kubernetes, Docker) or SIGINT (Ctrl-C).
 pub async fn termination_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+    let interrupt = on_signal("SIGINT", tokio::signal::ctrl_c());
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+    let terminate = on_signal("SIGTERM", async {
+        use tokio::signal::unix::{SignalKind, signal};
+        signal(SignalKind::terminate())?.recv().await;
+        Ok(())
+    });
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! {
         () = interrupt => {},
         () = terminate => {},
+    }
+}
+
+/// Resolves when `signal` has arrived. A handler that cannot be installed is no reason to
+/// stop: it is logged and never resolves, and the service serves until the other signal.
+async fn on_signal(name: &'static str, signal: impl Future<Output = io::Result<()>>) {
+    if let Err(err) = signal.await {
+        tracing::warn!(signal = name, error = %err, "cannot listen for the signal; serving on");
+        std::future::pending::<()>().await;
     }
 }
 
@@ -190,5 +194,32 @@ pub async fn run(
             eprintln!("{service}: {reason}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::LogCapture;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_signal_handler_that_cannot_be_installed_starts_no_shutdown() {
+        let logs = LogCapture::default();
+        let _guard = logs.install("unit");
+        let failed = on_signal("SIGINT", async { Err(io::Error::other("no handler")) });
+        let waited = tokio::time::timeout(Duration::from_secs(24 * 3600), failed).await;
+        assert!(
+            waited.is_err(),
+            "a failed handler resolved the shutdown signal"
+        );
+        let warning = &logs.lines()[0];
+        assert_eq!(warning["level"], "WARN");
+        assert_eq!(warning["signal"], "SIGINT");
+        assert_eq!(warning["error"], "no handler");
+    }
+
+    #[tokio::test]
+    async fn a_signal_that_arrives_resolves() {
+        on_signal("SIGTERM", async { Ok(()) }).await;
     }
 }

@@ -13,6 +13,11 @@ use tokio::task::JoinHandle;
 use crate::lifecycle::Lifecycle;
 use crate::server::{ShutdownSettings, serve};
 
+mod gate;
+mod process;
+pub use gate::GatedUpstream;
+pub use process::{ServiceProcess, free_port};
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub lifecycle: Lifecycle,
@@ -251,19 +256,57 @@ impl ShutdownReport {
     }
 }
 
-/// Panics unless `/health`, `/ready` and `/metrics` each answer 200 within 500 ms: the probes
-/// must not wait behind upstream calls.
+/// The sum of the samples of `family` in the service's `/metrics`.
+pub async fn metric_sum(base: &str, family: &str) -> f64 {
+    let scrape = reqwest::get(format!("{base}/metrics"))
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("a scrape")
+        .text()
+        .await
+        .expect("a scrape's text");
+    scrape
+        .lines()
+        .filter(|line| {
+            line.strip_prefix(family)
+                .is_some_and(|rest| rest.starts_with(['{', ' ']))
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .fold(0.0, |sum, sample| sum + sample)
+}
+
+/// Waits until at least `calls` upstream calls of the service are under way (its
+/// `upstream_in_flight`), polling `/metrics`; panics after ten seconds.
+pub async fn wait_for_upstream_calls(server: &TestServer, calls: u64) {
+    let started = std::time::Instant::now();
+    while metric_sum(&server.url(""), "upstream_in_flight").await < calls as f64 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "fewer than {calls} upstream calls ever got under way"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// Panics unless `/health`, `/ready` and `/metrics` each answer 200 while the service's
+/// upstream calls hang: it waits until a call is under way, asks the probes, and checks that no
+/// upstream call ended in the meantime. A probe that waited behind the hang could only answer
+/// once the calls had given up, so this needs no clock.
 pub async fn assert_probes_answer_promptly(server: &TestServer) {
+    let base = server.url("");
+    wait_for_upstream_calls(server, 1).await;
+    let ended_before = metric_sum(&base, "upstream_requests_total").await;
     let client = reqwest::Client::new();
     for probe in ["/health", "/ready", "/metrics"] {
-        let started = std::time::Instant::now();
         let response = client.get(server.url(probe)).send().await.expect(probe);
         assert_eq!(response.status(), 200, "{probe}");
-        assert!(
-            started.elapsed() < std::time::Duration::from_millis(500),
-            "{probe} waited behind the hang"
-        );
     }
+    assert_eq!(
+        metric_sum(&base, "upstream_requests_total").await,
+        ended_before,
+        "the probes answered only after hanging upstream calls had ended"
+    );
+    assert!(metric_sum(&base, "upstream_in_flight").await > 0.0);
 }
 
 /// Starts `binary` on a free loopback port with `env`, drives `path` from 16 keep-alive clients,
@@ -271,41 +314,18 @@ pub async fn assert_probes_answer_promptly(server: &TestServer) {
 /// with fast probes: they stop starting requests half-way through the drain, after `/ready`
 /// turned 503, so every request they make was accepted by the server.
 pub async fn sigterm_under_load(binary: &str, env: &[(&str, &str)], path: &str) -> ShutdownReport {
-    use std::process::Stdio;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
 
     const DRAIN: Duration = Duration::from_secs(1);
-    let port = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let mut child = tokio::process::Command::new(binary)
-        .env_clear()
-        .envs(env.iter().copied())
-        .env("HOST", "127.0.0.1")
-        .env("PORT", port.to_string())
-        .env("SHUTDOWN_DRAIN_SECS", DRAIN.as_secs().to_string())
-        .env("SHUTDOWN_TIMEOUT_SECS", "5")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the service binary");
-    let base = format!("http://127.0.0.1:{port}");
+    let drain = DRAIN.as_secs().to_string();
+    let mut env = env.to_vec();
+    env.extend([
+        ("SHUTDOWN_DRAIN_SECS", drain.as_str()),
+        ("SHUTDOWN_TIMEOUT_SECS", "5"),
+    ]);
+    let (mut service, base) = ServiceProcess::start_service(binary, &env).await;
     let probe = reqwest::Client::new();
-    let started = Instant::now();
-    loop {
-        let ready = probe.get(format!("{base}/ready")).send().await;
-        if ready.is_ok_and(|r| r.status() == 200) {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "{binary} never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 
     let stop_sending = Arc::new(AtomicBool::new(false));
     let listener_closed_at: Arc<Mutex<Option<Instant>>> = Arc::default();
@@ -340,13 +360,8 @@ pub async fn sigterm_under_load(binary: &str, env: &[(&str, &str)], path: &str) 
         .collect();
 
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let pid = child.id().expect("the service is running").to_string();
     let sigterm_at = Instant::now();
-    let killed = tokio::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await;
-    assert!(killed.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+    service.terminate().await;
 
     // The load balancer notices /ready and stops sending half-way through the drain.
     loop {
@@ -361,10 +376,7 @@ pub async fn sigterm_under_load(binary: &str, env: &[(&str, &str)], path: &str) 
     tokio::time::sleep(sigterm_at + DRAIN - Instant::now()).await;
     *listener_closed_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
 
-    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
-        .await
-        .expect("the service exits within the grace period")
-        .expect("wait for the service");
+    let status = service.exit_within(Duration::from_secs(15)).await;
     let exit_after = sigterm_at.elapsed();
     let mut report = ShutdownReport {
         answered: 0,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 use service_kit::http_client::{UpstreamClient, UpstreamError, UpstreamSettings};
-use service_kit::metrics::Registry;
+use service_kit::metrics::{Registry, UpstreamMetrics};
 use service_kit::testing::self_signed_tls;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -35,7 +35,7 @@ async fn an_https_upstream_with_an_untrusted_certificate_is_refused() {
     let (url, mut handshakes) = self_signed_server().await;
     let client = UpstreamClient::new(
         UpstreamSettings::new("unsplash", Duration::from_secs(2)),
-        &mut Registry::default(),
+        UpstreamMetrics::register(&mut Registry::default()),
     )
     .unwrap();
 

@@ -1,0 +1,97 @@
+//! The real `bird-stack` binary, as `make run` starts it: three services that answer, one
+//! clear line for a bad setting, and exit 0 on SIGTERM.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use service_kit::testing::{ServiceProcess, free_port};
+
+const STACK: &str = env!("CARGO_BIN_EXE_bird-stack");
+const DEFAULT_IMAGE: &str =
+    "https://www.pokemonmillennium.net/wp-content/uploads/2015/11/missingno.png";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stack_serves_the_three_services_and_stops_on_sigterm() {
+    let [image_port, bird_port, frontend_port] = [(); 3].map(|()| free_port().to_string());
+    let base = |port: &str| format!("http://127.0.0.1:{port}");
+    let (bird_image, bird, frontend) = (base(&image_port), base(&bird_port), base(&frontend_port));
+    // No UNSPLASH_ACCESS_KEY: nothing leaves the machine.
+    let mut stack = ServiceProcess::spawn(
+        STACK,
+        &[
+            ("HOST", "127.0.0.1"),
+            ("BIRD_IMAGE_PORT", &image_port),
+            ("BIRD_PORT", &bird_port),
+            ("FRONTEND_PORT", &frontend_port),
+            ("BIRD_IMAGE_URL", &bird_image),
+            ("BIRD_API_URL", &bird),
+            ("SHUTDOWN_DRAIN_SECS", "0"),
+        ],
+    );
+    for service in [&bird_image, &bird, &frontend] {
+        stack.wait_ready(service).await;
+    }
+
+    let photo: Value = reqwest::get(format!("{bird_image}/?birdName=Mallard"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(photo, DEFAULT_IMAGE);
+    let from_bird: Value = reqwest::get(&bird).await.unwrap().json().await.unwrap();
+    assert!(
+        bird::catalogue::BIRDS
+            .iter()
+            .any(|b| b.name == from_bird["name"]),
+        "{from_bird}"
+    );
+    assert_eq!(from_bird["image"], DEFAULT_IMAGE);
+    let through_frontend = reqwest::get(format!("{frontend}/api/bird")).await.unwrap();
+    assert_eq!(through_frontend.status(), 200);
+    let through_frontend: Value = through_frontend.json().await.unwrap();
+    assert_eq!(through_frontend["image"], DEFAULT_IMAGE);
+    let page = reqwest::get(&frontend).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Bird Explorer"));
+
+    stack.terminate().await;
+    let status = stack.exit_within(Duration::from_secs(15)).await;
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        stack
+            .stdout()
+            .contains(&format!("Bird Explorer http://localhost:{frontend_port}"))
+    );
+}
+
+#[tokio::test]
+async fn a_bad_setting_stops_the_stack_with_one_line_naming_it() {
+    for (variable, value) in [
+        ("BIRD_API_TIMEOUT_MS", "soon"),
+        ("UNSPLASH_API_URL", "not a url"),
+        ("BIRD_PORT", "http"),
+    ] {
+        // Loopback and free ports, should a case ever be accepted and the stack start.
+        let mut env = vec![("HOST", "127.0.0.1".to_owned())];
+        for port in ["BIRD_IMAGE_PORT", "BIRD_PORT", "FRONTEND_PORT"] {
+            env.push((port, free_port().to_string()));
+        }
+        env.push((variable, value.to_owned()));
+        let run = tokio::process::Command::new(STACK)
+            .env_clear()
+            .envs(env)
+            .kill_on_drop(true)
+            .output();
+        let output = tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .unwrap_or_else(|_| panic!("{variable}={value}: the stack started"))
+            .unwrap();
+        let case = format!("{variable}={value}");
+        assert!(!output.status.success(), "{case}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{case}: {stderr}");
+        assert!(stderr.starts_with("bird-stack: "), "{case}: {stderr}");
+        assert!(stderr.contains(variable), "{case}: {stderr}");
+    }
+}
