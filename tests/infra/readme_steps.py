@@ -50,6 +50,14 @@ def option(argv: list[str], *names: str) -> str:
     raise AssertionError(f"no {names} in {' '.join(argv)}")
 
 
+def set_value(argv: list[str], key: str) -> str:
+    """The value a `--set`/`--set-string key=value` of a helm command line gives key."""
+    for flag, expression in zip(argv, argv[1:]):
+        if flag in ("--set", "--set-string") and expression.startswith(f"{key}="):
+            return expression.split("=", 1)[1]
+    raise AssertionError(f"the command sets no {key}: {' '.join(argv)}")
+
+
 def helm_values(argv: list[str], parse_set, parse_set_string) -> dict[str, Any]:
     """The values a helm command line gives, merged in order as Helm merges its --set flags."""
     values: dict[str, Any] = {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,23 +115,6 @@ def resource_counts(output: str) -> dict[str, int]:
 def outputs(tf: Terraform, name: str) -> dict[str, object]:
     raw = json.loads(tf.ok(".", "output", "-json", env=workspace(name)))
     return {key: value["value"] for key, value in raw.items()}
-
-
-def helm_arguments(command: str) -> list[str]:
-    """The words of a printed helm command, as the shell splits them."""
-    return shlex.split(command)
-
-
-def option(words: list[str], name: str) -> str:
-    return words[words.index(name) + 1]
-
-
-def set_value(words: list[str], key: str) -> str:
-    """The value a `--set`/`--set-string key=value` of the command gives key."""
-    for flag, expression in zip(words, words[1:]):
-        if flag in ("--set", "--set-string") and expression.startswith(f"{key}="):
-            return expression.split("=", 1)[1]
-    raise AssertionError(f"the command sets no {key}: {' '.join(words)}")
 
 
 def leftovers(moto: Moto, account_id: str, regions: list[str]) -> list[str]:

@@ -17,9 +17,10 @@ import pytest
 import yaml
 
 from . import readme_steps, rehearsal
-from .conftest import INFRA
+from .conftest import INFRA, Terraform
 from .emulator import Moto
-from .rehearsal import ENVIRONMENTS, helm_arguments, option, set_value
+from .readme_steps import option, set_value, words
+from .rehearsal import ENVIRONMENTS
 
 CHANGED_NODE_PORT = 30081
 
@@ -27,7 +28,7 @@ CHANGED_NODE_PORT = 30081
 @dataclass
 class Rehearsal:
     moto: Moto
-    tf: rehearsal.Terraform
+    tf: Terraform
     outputs: dict[str, dict] = field(default_factory=dict)
     applied: int = 0
     changed: int = 0
@@ -84,7 +85,7 @@ def frontend_load_balancer(run: Rehearsal, name: str) -> dict:
 
 
 def printed_chart_command(run: Rehearsal, name: str) -> list[str]:
-    return helm_arguments(run.outputs[name]["helm_bird_chart_command"])
+    return words(run.outputs[name]["helm_bird_chart_command"])
 
 
 def assert_nlb_sends_to_the_charts_node_port(run: Rehearsal, name: str) -> int:
@@ -158,8 +159,7 @@ def test_cloudfront_sends_every_behaviour_to_the_nlb(applied, name):
 
 @pytest.mark.parametrize("name", list(ENVIRONMENTS))
 def test_the_alarms_watch_the_namespace_the_chart_is_installed_into(applied, name):
-    words = printed_chart_command(applied, name)
-    namespace = option(words, "--namespace")
+    namespace = option(printed_chart_command(applied, name), "--namespace")
     alarms = applied.client(name, "cloudwatch").describe_alarms(AlarmNamePrefix=applied.outputs[name]["cluster_name"])["MetricAlarms"]
     assert len(alarms) == 10
     pod_alarms = [a for a in alarms if a["MetricName"].startswith("pod_")]
@@ -218,7 +218,7 @@ def test_the_readme_deploy_path_uses_only_names_that_earlier_steps_create(applie
     # The app: exactly the printed command, nothing appended.
     chart_command = outputs["helm_bird_chart_command"]
     assert 'eval "$(terraform output -raw helm_bird_chart_command)"' in deploy
-    argv = helm_arguments(chart_command)
+    argv = words(chart_command)
     assert argv[:3] == ["helm", "upgrade", "--install"]
     release, chart_path, namespace = argv[3], INFRA / argv[4], option(argv, "--namespace")
     values = readme_steps.helm_values(argv, helm.parse_set_string, helm.parse_set_string_values)
@@ -241,17 +241,17 @@ def test_the_readme_deploy_path_uses_only_names_that_earlier_steps_create(applie
     # Step 7: the Secret the chart reads, in the namespace it installs into, under the key it reads.
     assert f"kubectl create namespace {namespace}" in deploy
     (secret_step,) = [c for c in deploy if "kubectl create secret" in c]
-    secret_argv = readme_steps.words(secret_step.split("|")[-1].split(";")[0])
+    secret_argv = words(secret_step.split("|")[-1].split(";")[0])
     secret_name = secret_argv[secret_argv.index("generic") + 1]
     (key,) = [w.split("=")[1] for w in secret_argv if w.startswith("--from-file=")]
-    assert readme_steps.option(secret_argv, "-n", "--namespace") == namespace
+    assert option(secret_argv, "-n", "--namespace") == namespace
     (image_api,) = [d for d in docs if (d["kind"], d["metadata"]["name"]) == ("Deployment", "bird-image-api")]
     (key_env,) = [e for c in image_api["spec"]["template"]["spec"]["containers"] for e in c.get("env", []) if e["name"] == "UNSPLASH_ACCESS_KEY"]
     assert (key_env["valueFrom"]["secretKeyRef"]["name"], key_env["valueFrom"]["secretKeyRef"]["key"]) == (secret_name, key)
     assert key_env["valueFrom"]["secretKeyRef"].get("optional") is True, "without step 7 bird-image-api must still start (keyless)"
 
     # Step 6: the autoscaler's service account is the one its IAM role trusts.
-    autoscaler = helm_arguments(outputs["helm_cluster_autoscaler_command"])
+    autoscaler = words(outputs["helm_cluster_autoscaler_command"])
     assert option(autoscaler, "--namespace") == "kube-system"
     service_account = set_value(autoscaler, "rbac.serviceAccount.name")
     assert set_value(autoscaler, r"rbac.serviceAccount.annotations.eks\.amazonaws\.com/role-arn") == outputs["cluster_autoscaler_role_arn"]
