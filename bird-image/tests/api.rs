@@ -394,13 +394,24 @@ async fn a_path_in_the_unsplash_url_is_kept_as_a_prefix() {
 async fn access_log_lines_carry_the_spec_field_names() {
     let logs = LogCapture::default();
     let _guard = support::capture_logs(&logs, tracing::Level::INFO);
-    let app = start("http://127.0.0.1:9", None, 3600).await;
+    // Unsplash takes 150 ms, so the response time has a known floor.
+    let unsplash = MockServer::start().await;
+    search_mock(
+        ResponseTemplate::new(200)
+            .set_body_json(photo("https://images.unsplash.com/p"))
+            .set_delay(Duration::from_millis(150)),
+    )
+    .mount(&unsplash)
+    .await;
+    let app = start(&unsplash.uri(), Some(KEY), 3600).await;
+    let started = Instant::now();
     let response = reqwest::Client::new()
         .get(app.url("/?birdName=Mallard"))
         .header("x-request-id", "trace-me-42")
         .send()
         .await
         .unwrap();
+    let waited_ms = started.elapsed().as_secs_f64() * 1000.0;
     assert_eq!(response.headers()["x-request-id"], "trace-me-42");
 
     let line = logs
@@ -414,6 +425,11 @@ async fn access_log_lines_carry_the_spec_field_names() {
     assert_eq!(line["path"], "/");
     assert_eq!(line["status_code"], 200);
     assert_eq!(line["request_id"], "trace-me-42");
-    assert!(line["response_time"].as_f64().unwrap() >= 0.0);
+    // In milliseconds: at least Unsplash's 150, at most what the client waited.
+    let response_time = line["response_time"].as_f64().unwrap();
+    assert!(
+        (150.0..=waited_ms).contains(&response_time),
+        "response_time {response_time} for a request the client waited {waited_ms} ms for"
+    );
     assert!(line["timestamp"].as_str().unwrap().ends_with('Z'));
 }
