@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use bird_image::clock::ManualClock;
 use support::{
     DEFAULT_IMAGE, metric, photo, photo_for, search, start, wait_for_metric, wait_for_photo,
+    wait_for_requests,
 };
 use wiremock::{MockServer, ResponseTemplate};
 
@@ -68,8 +69,12 @@ async fn an_expired_photo_is_answered_at_once_while_one_call_refreshes_it() {
         1.0,
         "one refresh for 40 callers"
     );
-    wait_for_metric(&app, r#"upstream_in_flight{upstream="unsplash"}"#, 1.0).await;
-    assert_eq!(unsplash.received_requests().await.unwrap().len(), 2);
+    wait_for_requests(&unsplash, 2).await;
+    assert_eq!(
+        metric(&app, r#"upstream_in_flight{upstream="unsplash"}"#).await,
+        1.0,
+        "the one refresh hangs"
+    );
     // More callers while the refresh hangs start no other.
     assert_eq!(photo_for(&app, "bald%20eagle").await, OLD);
     assert_eq!(metric(&app, REFRESHES).await, 1.0);

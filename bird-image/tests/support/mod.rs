@@ -15,7 +15,7 @@ use service_kit::testing::{LogCapture, TestServer};
 use tracing::subscriber::DefaultGuard;
 use url::Url;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockBuilder};
+use wiremock::{Mock, MockBuilder, MockServer};
 
 pub const KEY: &str = "test-access-key-0123456789";
 pub const DEFAULT_IMAGE: &str =
@@ -133,4 +133,20 @@ pub fn capture_logs(logs: &LogCapture, level: tracing::Level) -> DefaultGuard {
         })
         .finish();
     tracing::subscriber::set_default(subscriber)
+}
+
+/// Waits until `unsplash` has received `count` requests (one sent in the background, say).
+pub async fn wait_for_requests(unsplash: &MockServer, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let received = unsplash.received_requests().await.unwrap().len();
+        if received == count {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Unsplash received {received} requests, never {count}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
