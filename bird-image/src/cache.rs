@@ -1,85 +1,59 @@
-//! Photos by bird name, cached. Unsplash allows a demo key 50 calls an hour, so each name is
-//! looked up at most once per TTL: concurrent misses for one name share a single call, and when
-//! Unsplash fails the last good photo for that name is served (and retried a minute later).
-//! The cache holds a bounded number of names and calls are drawn from an hourly budget, so a
-//! flood of made-up names can neither grow memory nor spend the quota of the real birds.
+//! Photos by bird name, cached, so Unsplash is asked about a name at most once per TTL.
+//! Concurrent first lookups of a name share one call. Once a name has an answer, its callers
+//! never wait for Unsplash again: past the TTL they get that answer at once while one
+//! background call per name refreshes it. A failed call keeps the photo found before (or the
+//! default image) and is tried again a minute later.
+//!
+//! Every call needs room in this process's hourly budget (part of which only bird's catalogue
+//! may spend, see [`crate::budget`]) and in the key's quota that Unsplash reports
+//! ([`crate::key_quota`]). The cache holds a bounded number of names, so a flood of made-up
+//! names can grow neither memory nor the calls made.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use moka::Expiry;
 use moka::future::Cache;
 use prometheus_client::metrics::counter::Counter;
 use service_kit::RequestId;
 use service_kit::metrics::Registry;
 
 use crate::budget::{CallBudget, Spend};
+use crate::catalogue;
+use crate::clock::Clock;
+use crate::key_quota::KeyQuota;
 use crate::unsplash::{LookupError, Photo, Unsplash};
 
 /// How soon a name whose lookup failed is tried again.
-const RETRY_AFTER: Duration = Duration::from_secs(60);
-/// How long a last good photo is kept for a name that Unsplash stops answering.
-const LAST_GOOD_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+pub const RETRY_AFTER: Duration = Duration::from_secs(60);
 
-#[derive(Clone, Debug)]
-struct Entry {
-    photo: Arc<Photo>,
-    /// Found on Unsplash just now, rather than a fallback after a failure.
-    fresh: bool,
-}
-
-struct EntryExpiry {
-    ttl: Duration,
-}
-
-impl Expiry<String, Entry> for EntryExpiry {
-    fn expire_after_create(&self, _key: &String, entry: &Entry, _now: Instant) -> Option<Duration> {
-        Some(if entry.fresh {
-            self.ttl
-        } else {
-            self.ttl.min(RETRY_AFTER)
-        })
-    }
+/// Bounds of the cache and of the calls it makes.
+#[derive(Clone, Copy, Debug)]
+pub struct CacheLimits {
+    /// How long a photo found on Unsplash is answered before it is refreshed.
+    pub ttl: Duration,
+    /// Bird names held at most.
+    pub max_entries: u64,
+    /// Unsplash calls allowed in any 60 minutes.
+    pub calls_per_hour: u32,
 }
 
 #[derive(Clone, Debug)]
 struct CacheMetrics {
     hits: Counter,
     misses: Counter,
+    refreshes: Counter,
+    failed_refreshes: Counter,
     over_budget: Counter,
 }
 
-/// Bounds of the cache and of the calls it makes.
-#[derive(Clone, Copy, Debug)]
-pub struct CacheLimits {
-    /// How long a photo found on Unsplash is reused.
-    pub ttl: Duration,
-    /// Bird names held at most.
-    pub max_entries: u64,
-    /// Unsplash calls allowed per hour, in bursts of up to that many.
-    pub calls_per_hour: u32,
-}
-
-#[derive(Clone)]
-pub struct ImageCache {
-    unsplash: Option<Unsplash>,
-    budget: Arc<CallBudget>,
-    default_photo: Arc<Photo>,
-    entries: Cache<String, Entry>,
-    last_good: Cache<String, Arc<Photo>>,
-    metrics: CacheMetrics,
-}
-
-impl ImageCache {
-    pub fn new(
-        unsplash: Option<Unsplash>,
-        default_photo: Photo,
-        limits: CacheLimits,
-        registry: &mut Registry,
-    ) -> Self {
-        let metrics = CacheMetrics {
+impl CacheMetrics {
+    fn register(registry: &mut Registry) -> Self {
+        let metrics = Self {
             hits: Counter::default(),
             misses: Counter::default(),
+            refreshes: Counter::default(),
+            failed_refreshes: Counter::default(),
             over_budget: Counter::default(),
         };
         registry.register(
@@ -89,32 +63,58 @@ impl ImageCache {
         );
         registry.register(
             "image_cache_misses",
-            "Photo lookups that needed Unsplash",
+            "Photo lookups that waited for Unsplash (a name not seen before)",
             metrics.misses.clone(),
         );
         registry.register(
+            "image_cache_refreshes",
+            "Background refreshes of a name answered past its TTL",
+            metrics.refreshes.clone(),
+        );
+        registry.register(
+            "image_cache_failed_refreshes",
+            "Background refreshes that found no photo and kept the answer held before",
+            metrics.failed_refreshes.clone(),
+        );
+        registry.register(
             "unsplash_calls_over_budget",
-            "Unsplash lookups not made because the hourly call budget was spent",
+            "Unsplash lookups not made because the hourly call budget or the key's quota was spent",
             metrics.over_budget.clone(),
         );
-        let CacheLimits {
-            ttl,
-            max_entries,
-            calls_per_hour,
-        } = limits;
-        Self {
+        metrics
+    }
+}
+
+#[derive(Clone)]
+pub struct ImageCache {
+    default_photo: Arc<Photo>,
+    /// `None` without an access key: every answer is the default image.
+    lookups: Option<Lookups>,
+}
+
+impl ImageCache {
+    pub fn new(
+        unsplash: Option<Unsplash>,
+        default_photo: Photo,
+        limits: CacheLimits,
+        clock: Arc<dyn Clock>,
+        registry: &mut Registry,
+    ) -> Self {
+        let default_photo = Arc::new(default_photo);
+        let metrics = CacheMetrics::register(registry);
+        let lookups = unsplash.map(|unsplash| Lookups {
             unsplash,
-            budget: Arc::new(CallBudget::per_hour(calls_per_hour)),
-            default_photo: Arc::new(default_photo),
-            entries: Cache::builder()
-                .max_capacity(max_entries)
-                .expire_after(EntryExpiry { ttl })
-                .build(),
-            last_good: Cache::builder()
-                .max_capacity(max_entries)
-                .time_to_live(LAST_GOOD_TTL)
-                .build(),
+            budget: Arc::new(CallBudget::per_hour(limits.calls_per_hour)),
+            key_quota: Arc::new(KeyQuota::new(registry)),
+            clock,
+            ttl: limits.ttl,
+            default_photo: default_photo.clone(),
+            slots: Cache::builder().max_capacity(limits.max_entries).build(),
             metrics,
+        });
+        Self {
+            default_photo,
+            lookups,
         }
     }
 
@@ -124,54 +124,164 @@ impl ImageCache {
 
     /// The photo for `bird` (already trimmed and non-empty).
     pub async fn photo(&self, bird: &str, request_id: &RequestId) -> Arc<Photo> {
-        let Some(unsplash) = &self.unsplash else {
-            return self.default_photo();
-        };
+        match &self.lookups {
+            Some(lookups) => lookups.photo(bird, request_id).await,
+            None => self.default_photo(),
+        }
+    }
+}
+
+/// Everything needed to look photos up on Unsplash; cheap to clone into a background refresh.
+#[derive(Clone)]
+struct Lookups {
+    unsplash: Unsplash,
+    budget: Arc<CallBudget>,
+    key_quota: Arc<KeyQuota>,
+    clock: Arc<dyn Clock>,
+    ttl: Duration,
+    default_photo: Arc<Photo>,
+    slots: Cache<String, Arc<Slot>>,
+    metrics: CacheMetrics,
+}
+
+/// What the cache holds for one name.
+struct Slot {
+    answer: Mutex<Answer>,
+    /// A background refresh is under way: one per name at a time.
+    refreshing: AtomicBool,
+}
+
+#[derive(Clone)]
+struct Answer {
+    photo: Arc<Photo>,
+    /// `photo` was found on Unsplash (rather than being the default image).
+    found: bool,
+    /// When to ask Unsplash again.
+    due: Instant,
+}
+
+impl Slot {
+    fn answer(&self) -> Answer {
+        self.answer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn replace(&self, answer: Answer) {
+        *self.answer.lock().unwrap_or_else(|p| p.into_inner()) = answer;
+    }
+}
+
+/// Marks a slot's refresh as finished when dropped, however the refresh ends.
+struct Refreshing(Arc<Slot>);
+
+impl Drop for Refreshing {
+    fn drop(&mut self) {
+        self.0.refreshing.store(false, Ordering::Release);
+    }
+}
+
+impl Lookups {
+    async fn photo(&self, bird: &str, request_id: &RequestId) -> Arc<Photo> {
         let key = bird.to_lowercase();
         let entry = self
-            .entries
+            .slots
             .entry(key.clone())
-            .or_insert_with(self.lookup(unsplash, bird, key, request_id))
+            .or_insert_with(async {
+                let found = self.fetch(bird, &key).await;
+                let answer = self.settle(bird, None, found, request_id);
+                Arc::new(Slot {
+                    answer: Mutex::new(answer),
+                    refreshing: AtomicBool::new(false),
+                })
+            })
             .await;
         if entry.is_fresh() {
             self.metrics.misses.inc();
-        } else {
-            self.metrics.hits.inc();
+            return entry.into_value().answer().photo;
         }
-        entry.into_value().photo
+        self.metrics.hits.inc();
+        let slot = entry.into_value();
+        let answer = slot.answer();
+        if self.clock.now() >= answer.due {
+            self.refresh(slot, bird, key, request_id);
+        }
+        answer.photo
     }
 
-    async fn lookup(
+    /// Starts a background refresh of `slot`, unless one is already under way.
+    fn refresh(&self, slot: Arc<Slot>, bird: &str, key: String, request_id: &RequestId) {
+        if slot.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.metrics.refreshes.inc();
+        let refreshing = Refreshing(slot);
+        let lookups = self.clone();
+        let bird = bird.to_owned();
+        let request_id = request_id.clone();
+        tokio::spawn(async move {
+            let found = lookups.fetch(&bird, &key).await;
+            let failed = found.is_err();
+            let slot = &refreshing.0;
+            slot.replace(lookups.settle(&bird, Some(&slot.answer()), found, &request_id));
+            drop(refreshing);
+            // Counted once the refresh is over, so the count says its effect is in place.
+            if failed {
+                lookups.metrics.failed_refreshes.inc();
+            }
+        });
+    }
+
+    /// One call to Unsplash for `bird`, if the budget and the key's quota allow it.
+    async fn fetch(&self, bird: &str, key: &str) -> Result<Photo, LookupError> {
+        let now = self.clock.now();
+        if !self.key_quota.allows(now) {
+            self.metrics.over_budget.inc();
+            return Err(LookupError::KeyQuotaReserve);
+        }
+        let for_catalogue = catalogue::contains(key);
+        if let Spend::Refused { warn } = self.budget.try_spend(now, for_catalogue) {
+            self.metrics.over_budget.inc();
+            if warn {
+                tracing::warn!(
+                    service = crate::SERVICE,
+                    upstream = "unsplash",
+                    names = if for_catalogue {
+                        "catalogue"
+                    } else {
+                        "outside the catalogue"
+                    },
+                    "the hourly Unsplash call budget is spent: answering cached or default images"
+                );
+            }
+            return Err(LookupError::OverBudget);
+        }
+        let answer = self.unsplash.search(bird).await;
+        if let Some(remaining) = answer.remaining {
+            self.key_quota.observe(remaining, self.clock.now());
+        }
+        answer.photo
+    }
+
+    /// The answer to keep after a lookup: a photo found, else what was there before.
+    fn settle(
         &self,
-        unsplash: &Unsplash,
         bird: &str,
-        key: String,
+        previous: Option<&Answer>,
+        found: Result<Photo, LookupError>,
         request_id: &RequestId,
-    ) -> Entry {
-        let found = match self.budget.try_spend() {
-            Spend::Granted => unsplash.search(bird, request_id).await,
-            Spend::Refused { warn } => {
-                self.metrics.over_budget.inc();
-                if warn {
-                    tracing::warn!(
-                        service = crate::SERVICE,
-                        upstream = "unsplash",
-                        "the hourly Unsplash call budget is spent: answering cached or default images"
-                    );
-                }
-                Err(LookupError::OverBudget)
-            }
-        };
+    ) -> Answer {
+        let now = self.clock.now();
         match found {
-            Ok(photo) => {
-                let photo = Arc::new(photo);
-                self.last_good.insert(key, photo.clone()).await;
-                Entry { photo, fresh: true }
-            }
+            Ok(photo) => Answer {
+                photo: Arc::new(photo),
+                found: true,
+                due: now + self.ttl,
+            },
             Err(err) => {
-                let last_good = self.last_good.get(&key).await;
-                // Over budget is logged once a minute by the budget, not once per name.
-                if err != LookupError::OverBudget {
+                let last_good = previous.filter(|answer| answer.found);
+                if !err.is_quota() {
                     tracing::warn!(
                         service = crate::SERVICE,
                         upstream = "unsplash",
@@ -182,9 +292,11 @@ impl ImageCache {
                         "no photo from Unsplash"
                     );
                 }
-                Entry {
-                    photo: last_good.unwrap_or_else(|| self.default_photo()),
-                    fresh: false,
+                Answer {
+                    photo: last_good
+                        .map_or_else(|| self.default_photo.clone(), |a| a.photo.clone()),
+                    found: last_good.is_some(),
+                    due: now + self.ttl.min(RETRY_AFTER),
                 }
             }
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use service_kit::config::{DEFAULT_IMAGE_URL, ServerArgs, http_url, millis};
-use url::Url;
+use url::{Host, Url};
 
 pub const DEFAULT_PORT: u16 = 4200;
 
@@ -19,8 +19,8 @@ pub struct Config {
     #[command(flatten)]
     pub server: ServerArgs,
 
-    /// Base URL of the Unsplash API.
-    #[arg(long, env = "UNSPLASH_API_URL", default_value = "https://api.unsplash.com", value_parser = http_url)]
+    /// Base URL of the Unsplash API (https; http only to a loopback host). A path is kept as a prefix.
+    #[arg(long, env = "UNSPLASH_API_URL", default_value = "https://api.unsplash.com", value_parser = unsplash_url)]
     pub unsplash_api_url: Url,
 
     /// Unsplash access key. Without one, Unsplash is never called and every answer is the default image.
@@ -31,8 +31,10 @@ pub struct Config {
     #[arg(long, env = "UNSPLASH_TIMEOUT_MS", default_value = "2000", value_parser = millis)]
     pub unsplash_timeout_ms: Duration,
 
-    /// Seconds a photo found on Unsplash is reused before asking again.
-    #[arg(long, env = "CACHE_TTL_SECS", default_value_t = 3600,
+    /// Seconds a photo found on Unsplash is answered before it is refreshed (in the background).
+    // A day: a bird's photo is the first search result, which stays the same for days, so a
+    // long TTL changes nothing a user sees and keeps a fleet's calls low (see the budget).
+    #[arg(long, env = "CACHE_TTL_SECS", default_value_t = 24 * 3600,
           value_parser = clap::value_parser!(u64).range(1..=7 * 24 * 3600))]
     pub cache_ttl_secs: u64,
 
@@ -41,8 +43,14 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub cache_max_entries: u64,
 
-    /// Unsplash calls allowed per hour (a demo key gets 50, a production key 5000).
-    #[arg(long, env = "UNSPLASH_MAX_CALLS_PER_HOUR", default_value_t = 50,
+    /// Unsplash calls this process makes in any 60 minutes at most; names outside bird's twelve birds get only the calls above 12.
+    // The key's quota is shared by every pod: a demo key gets 50 an hour and the chart's HPA
+    // runs up to 10 pods, so 5 a pod keeps even a fleet of 10 cold pods at 50 (10 x 5), with
+    // Unsplash's own counter (see `key_quota`) as the second guard. Warm, a pod needs 12 calls
+    // a CACHE_TTL_SECS (one per catalogue bird): 10 pods make 120 a day, 5 an hour on average.
+    // A cold pod has all twelve photos after three hours (5 + 5 + 2 calls). Set it to the key's
+    // hourly quota divided by the most pods that share the key.
+    #[arg(long, env = "UNSPLASH_MAX_CALLS_PER_HOUR", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub unsplash_max_calls_per_hour: u32,
 
@@ -63,6 +71,31 @@ impl Config {
 
     pub fn cache_ttl(&self) -> Duration {
         Duration::from_secs(self.cache_ttl_secs)
+    }
+}
+
+/// A value parser for `UNSPLASH_API_URL`. The access key travels with every call, so the URL
+/// must be https; plain http only reaches a loopback host (tests, a local stand-in). A base
+/// URL has no use for a query or fragment, which would be sent along or break every call.
+pub fn unsplash_url(value: &str) -> Result<Url, String> {
+    let url = http_url(value)?;
+    if url.scheme() != "https" && !is_loopback(&url) {
+        return Err(
+            "must be an https:// URL (http:// only to localhost, 127.0.0.0/8 or ::1)".to_owned(),
+        );
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a query or fragment".to_owned());
+    }
+    Ok(url)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 
@@ -91,5 +124,63 @@ impl AccessKey {
 impl fmt::Debug for AccessKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AccessKey(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{catalogue, key_quota};
+
+    /// The arithmetic of the defaults' comments: a fleet at the chart's largest stays inside a
+    /// demo key's quota, cold and warm.
+    #[test]
+    fn the_defaults_keep_ten_pods_inside_a_demo_keys_quota() {
+        const DEMO_KEY_PER_HOUR: u32 = 50;
+        const MOST_PODS: u32 = 10;
+        let config = Config::parse_from(["bird-image"]);
+        let per_pod = config.unsplash_max_calls_per_hour;
+        assert!(
+            MOST_PODS * per_pod <= DEMO_KEY_PER_HOUR,
+            "cold: every pod spends its budget"
+        );
+        let birds = catalogue::NAMES.len() as u64;
+        let warm_per_day = u64::from(MOST_PODS) * birds * 24 * 3600 / config.cache_ttl_secs;
+        assert!(
+            warm_per_day <= 120,
+            "warm: one call per bird per TTL, {warm_per_day} a day"
+        );
+        assert!(
+            key_quota::RESERVE >= u64::from(MOST_PODS),
+            "each pod can learn of the reserve"
+        );
+    }
+
+    #[test]
+    fn the_unsplash_url_is_https_unless_the_host_is_loopback() {
+        for accepted in [
+            "https://api.unsplash.com",
+            "https://proxy.example/unsplash/",
+            "http://127.0.0.1:8080",
+            "http://127.9.9.9",
+            "http://localhost:9",
+            "http://LOCALHOST",
+            "http://[::1]:9",
+        ] {
+            assert!(unsplash_url(accepted).is_ok(), "{accepted}");
+        }
+        for refused in [
+            "http://api.unsplash.com",
+            "http://10.0.0.1",
+            "http://128.0.0.1",
+            "http://[::2]",
+            "http://localhost.example",
+            "http://127.0.0.1.nip.io",
+            "ftp://localhost",
+            "https://api.unsplash.com/?client_id=x",
+            "https://api.unsplash.com/#x",
+        ] {
+            assert!(unsplash_url(refused).is_err(), "{refused}");
+        }
     }
 }

@@ -2,9 +2,14 @@
 
 pub mod budget;
 pub mod cache;
+pub mod catalogue;
+pub mod clock;
 pub mod config;
+pub mod key_quota;
 pub mod routes;
 pub mod unsplash;
+
+use std::sync::Arc;
 
 use axum::Router;
 use service_kit::http_client::{UpstreamClient, UpstreamSettings};
@@ -14,6 +19,7 @@ use service_kit::{AppParts, Lifecycle};
 pub use config::Config;
 
 use cache::{CacheLimits, ImageCache};
+use clock::{Clock, SystemClock};
 use unsplash::{Photo, Unsplash};
 
 pub const SERVICE: &str = "bird-image";
@@ -23,6 +29,15 @@ const UNSPLASH_MAX_IN_FLIGHT: usize = 8;
 
 /// The complete application: routes, probes, metrics and middleware.
 pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
+    app_with_clock(config, lifecycle, Arc::new(SystemClock))
+}
+
+/// [`app`] going by `clock` for expiry and the hourly budget (tests move a manual clock).
+pub fn app_with_clock(
+    config: &Config,
+    lifecycle: Lifecycle,
+    clock: Arc<dyn Clock>,
+) -> Result<Router, String> {
     let mut registry = Registry::default();
     let unsplash = match config
         .unsplash_access_key
@@ -56,6 +71,7 @@ pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
             max_entries: config.cache_max_entries,
             calls_per_hour: config.unsplash_max_calls_per_hour,
         },
+        clock,
         &mut registry,
     );
     Ok(service_kit::finish(

@@ -3,11 +3,11 @@
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
-use service_kit::RequestId;
 use service_kit::http_client::{UpstreamClient, UpstreamError};
 use url::Url;
 
 use crate::config::AccessKey;
+use crate::key_quota;
 
 /// Width and quality asked of Unsplash's image CDN (its search answers small previews).
 const WIDTH: &str = "2000";
@@ -38,6 +38,24 @@ pub enum LookupError {
     NotHttps,
     #[error("the hourly Unsplash call budget is spent")]
     OverBudget,
+    #[error("the Unsplash key's hourly quota is down to its reserve")]
+    KeyQuotaReserve,
+}
+
+impl LookupError {
+    /// A call that was not made because of a quota; those are warned about once by the quota,
+    /// not once per name.
+    pub fn is_quota(&self) -> bool {
+        matches!(self, Self::OverBudget | Self::KeyQuotaReserve)
+    }
+}
+
+/// What one search brought back.
+#[derive(Debug)]
+pub struct Answer {
+    pub photo: Result<Photo, LookupError>,
+    /// The calls left on the key, when Unsplash said (it does on every answer, errors included).
+    pub remaining: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -48,10 +66,14 @@ pub struct Unsplash {
 }
 
 impl Unsplash {
+    /// `base` is `UNSPLASH_API_URL`; a path in it is kept as a prefix (a proxy's, say).
     pub fn new(client: UpstreamClient, base: &Url, key: &AccessKey) -> Result<Self, String> {
-        let search_url = base
-            .join("search/photos")
-            .map_err(|err| format!("UNSPLASH_API_URL cannot take a path: {err}"))?;
+        let mut search_url = base.clone();
+        search_url
+            .path_segments_mut()
+            .map_err(|()| "UNSPLASH_API_URL cannot take a path".to_owned())?
+            .pop_if_empty()
+            .extend(["search", "photos"]);
         let mut authorization = HeaderValue::from_str(&format!("Client-ID {}", key.expose()))
             .map_err(|_| "UNSPLASH_ACCESS_KEY is not a valid header value".to_owned())?;
         authorization.set_sensitive(true);
@@ -62,25 +84,41 @@ impl Unsplash {
         })
     }
 
-    /// The first photo Unsplash finds for `bird`, in high resolution.
-    pub async fn search(&self, bird: &str, request_id: &RequestId) -> Result<Photo, LookupError> {
+    /// The first photo Unsplash finds for `bird`, in high resolution. Unsplash is a third
+    /// party: it gets the name and the key, and nothing else of the request that led here
+    /// (no request id, trace context or client header).
+    pub async fn search(&self, bird: &str) -> Answer {
         let mut url = self.search_url.clone();
         url.query_pairs_mut()
             .append_pair("query", bird)
             .append_pair("page", "1")
             .append_pair("per_page", "1");
-        let mut headers = HeaderMap::with_capacity(3);
+        let mut headers = HeaderMap::with_capacity(2);
         headers.insert(AUTHORIZATION, self.authorization.clone());
         headers.insert("accept-version", HeaderValue::from_static("v1"));
-        headers.insert(service_kit::request_id::HEADER, request_id.0.clone());
 
-        let answer: SearchAnswer = self.client.get_json(&url, headers).await?;
-        let first = answer
-            .results
-            .into_iter()
-            .next()
-            .ok_or(LookupError::NoResults)?;
-        first.into_photo()
+        let (found, answered) = self
+            .client
+            .get_json_and_headers::<SearchAnswer>(&url, headers)
+            .await;
+        let photo = found.map_err(LookupError::from).and_then(|answer| {
+            answer
+                .results
+                .into_iter()
+                .next()
+                .ok_or(LookupError::NoResults)?
+                .into_photo()
+        });
+        let remaining = answered.as_ref().and_then(|headers| {
+            headers
+                .get(key_quota::HEADER)?
+                .to_str()
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        });
+        Answer { photo, remaining }
     }
 }
 

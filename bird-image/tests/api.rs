@@ -1,18 +1,18 @@
 //! bird-image over HTTP: the real app on a random port, Unsplash played by wiremock.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use bird_image::Config;
 use serde_json::{Value, json};
 use service_kit::server::ShutdownSettings;
 use service_kit::testing::{LogCapture, TestServer};
+use support::{DEFAULT_IMAGE, KEY, photo, search};
 use url::Url;
-use wiremock::matchers::{header, method, path, query_param};
-use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
+use wiremock::matchers::{header, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const KEY: &str = "test-access-key-0123456789";
-const DEFAULT_IMAGE: &str =
-    "https://www.pokemonmillennium.net/wp-content/uploads/2015/11/missingno.png";
 /// Far above the 300 ms Unsplash budget these tests use, far below "hangs".
 const BOUND: Duration = Duration::from_secs(3);
 
@@ -26,24 +26,8 @@ async fn start(unsplash: &str, key: Option<&str>, ttl_secs: u64) -> TestServer {
     .await
 }
 
-fn photo(url: &str) -> Value {
-    json!({
-        "total": 1, "total_pages": 1,
-        "results": [{
-            "id": "abc",
-            "urls": { "raw": url, "full": url, "regular": url, "small": url },
-            "links": { "html": "https://unsplash.com/photos/abc" },
-            "user": { "name": "Ada Lens", "links": { "html": "https://unsplash.com/@adalens" } }
-        }]
-    })
-}
-
 fn search_mock(template: ResponseTemplate) -> Mock {
     search().respond_with(template)
-}
-
-fn search() -> MockBuilder {
-    Mock::given(method("GET")).and(path("/search/photos"))
 }
 
 async fn get_json(url: &str) -> (u16, Value) {
@@ -221,32 +205,6 @@ async fn concurrent_misses_for_one_bird_make_one_call_and_cached_birds_none() {
 }
 
 #[tokio::test]
-async fn serves_the_last_good_photo_when_unsplash_fails_after_expiry() {
-    let unsplash = MockServer::start().await;
-    search_mock(
-        ResponseTemplate::new(200).set_body_json(photo("https://images.unsplash.com/dove")),
-    )
-    .up_to_n_times(1)
-    .expect(1)
-    .mount(&unsplash)
-    .await;
-    let app = start(&unsplash.uri(), Some(KEY), 1).await;
-    let (_, first) = get_json(&app.url("/?birdName=Mourning%20Dove")).await;
-    assert_eq!(
-        first,
-        json!("https://images.unsplash.com/dove?w=2000&q=100")
-    );
-
-    tokio::time::sleep(Duration::from_millis(1300)).await;
-    search_mock(ResponseTemplate::new(429))
-        .expect(1)
-        .mount(&unsplash)
-        .await;
-    let (status, stale) = get_json(&app.url("/?birdName=Mourning%20Dove")).await;
-    assert_eq!((status, stale), (200, first));
-}
-
-#[tokio::test]
 async fn without_a_key_unsplash_is_never_called() {
     let unsplash = MockServer::start().await;
     search_mock(ResponseTemplate::new(200).set_body_json(photo("https://i.example/x")))
@@ -312,21 +270,19 @@ async fn refuses_bad_input_with_short_json_errors() {
 #[tokio::test]
 async fn the_key_travels_only_in_the_authorization_header_and_is_never_logged() {
     let logs = LogCapture::default();
-    let _guard = logs.install("bird-image");
+    // Every level: a key logged at debug or trace is a leak too.
+    let _guard = support::capture_logs(&logs, tracing::Level::TRACE);
     let unsplash = MockServer::start().await;
     search_mock(ResponseTemplate::new(429))
         .mount(&unsplash)
         .await;
     let app = start(&unsplash.uri(), Some(KEY), 3600).await;
 
-    let (status, _) = get_json(&app.url("/v1/image?birdName=Steller%27s%20Jay")).await;
-    assert_eq!(status, 200);
-    let metrics = reqwest::get(app.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
+    let response = reqwest::get(app.url("/v1/image?birdName=Steller%27s%20Jay"))
         .await
         .unwrap();
+    assert_eq!(response.status(), 200);
+    let metrics = support::metrics(&app).await;
 
     let received = unsplash.received_requests().await.unwrap();
     assert_eq!(received.len(), 1);
@@ -350,21 +306,112 @@ async fn the_key_travels_only_in_the_authorization_header_and_is_never_logged() 
         text.contains("no photo from Unsplash"),
         "the failure is logged: {text}"
     );
+    assert!(
+        text.contains(r#""level":"DEBUG""#),
+        "debug lines are captured too: {text}"
+    );
     assert!(!text.contains(KEY), "the key leaked into a log line");
     assert!(!metrics.contains(KEY));
+}
+
+/// Unsplash is a third party: of a client's request it gets the bird name, nothing else.
+#[tokio::test]
+async fn unsplash_gets_the_name_the_key_and_the_api_version_and_nothing_a_client_sent() {
+    let unsplash = MockServer::start().await;
+    search_mock(ResponseTemplate::new(200).set_body_json(photo("https://images.unsplash.com/p")))
+        .expect(1)
+        .mount(&unsplash)
+        .await;
+    let app = start(&unsplash.uri(), Some(KEY), 3600).await;
+    let response = reqwest::Client::new()
+        .get(app.url("/v1/image?birdName=Blue%20Jay&utm_source=evil"))
+        .header("x-request-id", "client-chosen-id")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .header("tracestate", "vendor=secret")
+        .header("cookie", "session=abc123")
+        .header("authorization", "Bearer client-token")
+        .header("x-forwarded-for", "203.0.113.9")
+        .header("user-agent", "hostile-client/1.0")
+        .header("accept-version", "v2")
+        .header("x-custom", "anything")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let received = unsplash.received_requests().await.unwrap();
+    let call = &received[0];
+    // What the API needs, plus what any HTTP/1.1 client sends (`host`) and the fixed
+    // `user-agent` naming this software, never the client's.
+    let allowed = ["authorization", "accept-version", "host", "user-agent"];
+    let mut names: Vec<&str> = call.headers.keys().map(|name| name.as_str()).collect();
+    names.sort_unstable();
+    assert!(
+        names.iter().all(|name| allowed.contains(name)),
+        "Unsplash received {names:?}"
+    );
+    assert_eq!(
+        call.headers["authorization"],
+        format!("Client-ID {KEY}").as_str()
+    );
+    assert_eq!(call.headers["accept-version"], "v1");
+    let agent = call.headers["user-agent"].to_str().unwrap();
+    assert!(agent.starts_with("bird-stack/"), "{agent}");
+    let pairs: Vec<(String, String)> = call.url.query_pairs().into_owned().collect();
+    assert_eq!(
+        pairs,
+        [("query", "Blue Jay"), ("page", "1"), ("per_page", "1")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    );
+}
+
+/// A path in UNSPLASH_API_URL (a proxy's prefix, say) is kept, with or without a final slash.
+#[tokio::test]
+async fn a_path_in_the_unsplash_url_is_kept_as_a_prefix() {
+    for base in ["/proxy/unsplash", "/proxy/unsplash/"] {
+        let unsplash = MockServer::start().await;
+        Mock::given(path("/proxy/unsplash/search/photos"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(photo("https://images.unsplash.com/p")),
+            )
+            .expect(1)
+            .mount(&unsplash)
+            .await;
+        let app = start(&format!("{}{base}", unsplash.uri()), Some(KEY), 3600).await;
+        let (_, body) = get_json(&app.url("/?birdName=Mallard")).await;
+        assert_eq!(
+            body,
+            json!("https://images.unsplash.com/p?w=2000&q=100"),
+            "{base}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn access_log_lines_carry_the_spec_field_names() {
     let logs = LogCapture::default();
-    let _guard = logs.install("bird-image");
-    let app = start("http://127.0.0.1:9", None, 3600).await;
+    let _guard = support::capture_logs(&logs, tracing::Level::INFO);
+    // Unsplash takes 150 ms, so the response time has a known floor.
+    let unsplash = MockServer::start().await;
+    search_mock(
+        ResponseTemplate::new(200)
+            .set_body_json(photo("https://images.unsplash.com/p"))
+            .set_delay(Duration::from_millis(150)),
+    )
+    .mount(&unsplash)
+    .await;
+    let app = start(&unsplash.uri(), Some(KEY), 3600).await;
+    let started = Instant::now();
     let response = reqwest::Client::new()
         .get(app.url("/?birdName=Mallard"))
         .header("x-request-id", "trace-me-42")
         .send()
         .await
         .unwrap();
+    let waited_ms = started.elapsed().as_secs_f64() * 1000.0;
     assert_eq!(response.headers()["x-request-id"], "trace-me-42");
 
     let line = logs
@@ -378,6 +425,11 @@ async fn access_log_lines_carry_the_spec_field_names() {
     assert_eq!(line["path"], "/");
     assert_eq!(line["status_code"], 200);
     assert_eq!(line["request_id"], "trace-me-42");
-    assert!(line["response_time"].as_f64().unwrap() >= 0.0);
+    // In milliseconds: at least Unsplash's 150, at most what the client waited.
+    let response_time = line["response_time"].as_f64().unwrap();
+    assert!(
+        (150.0..=waited_ms).contains(&response_time),
+        "response_time {response_time} for a request the client waited {waited_ms} ms for"
+    );
     assert!(line["timestamp"].as_str().unwrap().ends_with('Z'));
 }

@@ -129,10 +129,26 @@ impl UpstreamClient {
         url: &Url,
         headers: HeaderMap,
     ) -> Result<T, UpstreamError> {
+        self.get_json_and_headers(url, headers).await.0
+    }
+
+    /// [`Self::get_json`], also handing back the headers the upstream answered with (with an
+    /// error status too; `None` when it did not answer), for upstreams that report their quota
+    /// in them.
+    pub async fn get_json_and_headers<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        headers: HeaderMap,
+    ) -> (Result<T, UpstreamError>, Option<HeaderMap>) {
         let started = Instant::now();
-        let result = self.get_bytes(url, headers).await.and_then(|body| {
-            serde_json::from_slice(&body).map_err(|_| UpstreamError::Malformed(self.settings.name))
-        });
+        let mut answered = None;
+        let result = self
+            .get_bytes(url, headers, &mut answered)
+            .await
+            .and_then(|body| {
+                serde_json::from_slice(&body)
+                    .map_err(|_| UpstreamError::Malformed(self.settings.name))
+            });
         let outcome = result
             .as_ref()
             .map_or_else(UpstreamError::outcome, |_| "ok");
@@ -141,10 +157,15 @@ impl UpstreamClient {
         if let Err(err) = &result {
             tracing::debug!(upstream = self.settings.name, reason = %err, "upstream call failed");
         }
-        result
+        (result, answered)
     }
 
-    async fn get_bytes(&self, url: &Url, headers: HeaderMap) -> Result<Bytes, UpstreamError> {
+    async fn get_bytes(
+        &self,
+        url: &Url,
+        headers: HeaderMap,
+        answered: &mut Option<HeaderMap>,
+    ) -> Result<Bytes, UpstreamError> {
         let name = self.settings.name;
         // The url crate writes valid URIs; should one ever not be, there is nothing to reach.
         let uri = Uri::try_from(url.as_str()).map_err(|_| UpstreamError::Unreachable(name))?;
@@ -161,28 +182,33 @@ impl UpstreamClient {
             .map_err(|_| UpstreamError::Saturated(name))?
             .map_err(|_| UpstreamError::Saturated(name))?;
         let _in_flight = self.metrics.start_call(name);
-        tokio::time::timeout_at(deadline, self.exchange(request))
+        tokio::time::timeout_at(deadline, self.exchange(request, answered))
             .await
             .map_err(|_| UpstreamError::Timeout(name))?
     }
 
-    async fn exchange(&self, request: Request<Empty<Bytes>>) -> Result<Bytes, UpstreamError> {
+    async fn exchange(
+        &self,
+        request: Request<Empty<Bytes>>,
+        answered: &mut Option<HeaderMap>,
+    ) -> Result<Bytes, UpstreamError> {
         let name = self.settings.name;
         let response = self
             .client
             .request(request)
             .await
             .map_err(|err| request_error(name, &err))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(UpstreamError::Status(name, status.as_u16()));
+        let (head, body) = response.into_parts();
+        *answered = Some(head.headers);
+        if !head.status.is_success() {
+            return Err(UpstreamError::Status(name, head.status.as_u16()));
         }
         let cap = self.settings.max_body_bytes;
         // A declared length over the cap is refused before reading a byte.
-        if response.body().size_hint().lower() > cap as u64 {
+        if body.size_hint().lower() > cap as u64 {
             return Err(UpstreamError::TooLarge(name));
         }
-        let body = Limited::new(response.into_body(), cap);
+        let body = Limited::new(body, cap);
         match body.collect().await {
             Ok(collected) => Ok(collected.to_bytes()),
             Err(err) if err.is::<LengthLimitError>() => Err(UpstreamError::TooLarge(name)),
