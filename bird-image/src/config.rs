@@ -74,18 +74,15 @@ impl Config {
     }
 }
 
-/// A value parser for `UNSPLASH_API_URL`. The access key travels with every call, so the URL
-/// must be https; plain http only reaches a loopback host (tests, a local stand-in). A base
-/// URL has no use for a query or fragment, which would be sent along or break every call.
+/// A value parser for `UNSPLASH_API_URL` (`http_url` refuses a query or fragment already). The
+/// access key travels with every call, so the URL must be https; plain http only reaches a
+/// loopback host (tests, a local stand-in).
 pub fn unsplash_url(value: &str) -> Result<Url, String> {
     let url = http_url(value)?;
     if url.scheme() != "https" && !is_loopback(&url) {
         return Err(
             "must be an https:// URL (http:// only to localhost, 127.0.0.0/8 or ::1)".to_owned(),
         );
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err("must not have a query or fragment".to_owned());
     }
     Ok(url)
 }

@@ -3,6 +3,7 @@
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
+use service_kit::config::endpoint;
 use service_kit::http_client::{UpstreamClient, UpstreamError};
 use url::Url;
 
@@ -68,12 +69,7 @@ pub struct Unsplash {
 impl Unsplash {
     /// `base` is `UNSPLASH_API_URL`; a path in it is kept as a prefix (a proxy's, say).
     pub fn new(client: UpstreamClient, base: &Url, key: &AccessKey) -> Result<Self, String> {
-        let mut search_url = base.clone();
-        search_url
-            .path_segments_mut()
-            .map_err(|()| "UNSPLASH_API_URL cannot take a path".to_owned())?
-            .pop_if_empty()
-            .extend(["search", "photos"]);
+        let search_url = endpoint(base, "search/photos");
         let mut authorization = HeaderValue::from_str(&format!("Client-ID {}", key.expose()))
             .map_err(|_| "UNSPLASH_ACCESS_KEY is not a valid header value".to_owned())?;
         authorization.set_sensitive(true);
