@@ -101,29 +101,34 @@ def test_env_file_is_documented_and_git_ignored():
     assert proc.returncode == 1, "docker/.env.example must be committed"
 
 
-def _assert_hardened(name, service):
+def _assert_hardened(name, service, network_mode=None):
     assert service["read_only"] is True, name
     assert service["cap_drop"] == ["ALL"], name
     assert "no-new-privileges:true" in service["security_opt"], name
-    for key in ("privileged", "cap_add", "network_mode", "pid", "user"):
+    for key in ("privileged", "cap_add", "pid", "user"):
         assert key not in service, f"{name} sets {key}"
+    assert service.get("network_mode") == network_mode, name
 
 
 def test_every_container_is_hardened(base, offline):
     for name, service in base.items():
         _assert_hardened(name, service)
-    _assert_hardened("fake-unsplash", offline["fake-unsplash"])
+    # The fake shares bird-image's namespace only (no host network): see the next test.
+    _assert_hardened("fake-unsplash", offline["fake-unsplash"], "service:bird-image-api")
 
 
-def test_offline_overlay_points_bird_image_at_the_fake(offline):
-    assert set(offline) == {"fake-unsplash", "bird-image-api"}
+def test_offline_overlay_points_bird_image_at_the_fake_on_loopback(offline):
+    """bird-image refuses plain http to anything but a loopback host (the key would cross a
+    network in clear), so the fake lives in bird-image's network namespace."""
+    assert set(offline) == {"fake-unsplash", "bird-image-api", "bird-api"}
     bird_image = offline["bird-image-api"]
     api = urlsplit(bird_image["environment"]["UNSPLASH_API_URL"])
-    assert api.hostname == "fake-unsplash"
+    assert api.scheme == "http" and api.hostname == "127.0.0.1"
+    assert offline["fake-unsplash"]["network_mode"] == "service:bird-image-api"
     server = (DOCKER_DIR / "fake-unsplash" / "nginx.conf").read_text()
     assert f"listen {api.port};" in server
     assert bird_image["environment"]["UNSPLASH_ACCESS_KEY"], "without a key bird-image never calls the fake"
-    assert bird_image["depends_on"] == {"fake-unsplash": {"condition": "service_healthy"}}
+    assert offline["bird-api"]["depends_on"] == {"fake-unsplash": {"condition": "service_healthy"}}
 
 
 def test_offline_overlay_mounts_committed_files_read_only(offline):
