@@ -72,7 +72,7 @@ def soak(args: argparse.Namespace) -> str:
         script.write_text(PACED_SCRIPT)
         environments = {
             "bird-image": bench.service_env(ports["bird-image"], {}, UNSPLASH_API_URL=unsplash.url,
-                                            UNSPLASH_ACCESS_KEY="soak-dummy-key"),
+                                            UNSPLASH_ACCESS_KEY="soak-dummy-key", UNSPLASH_MAX_CALLS_PER_HOUR="50"),
             "bird": bench.service_env(ports["bird"], {}, BIRD_IMAGE_URL=f"http://127.0.0.1:{ports['bird-image']}"),
             "frontend": bench.service_env(ports["frontend"], {}, BIRD_API_URL=f"http://127.0.0.1:{ports['bird']}"),
         }
