@@ -87,19 +87,28 @@ locals {
     "--wait",
   ])
 
-  # Everything the NLB, the alarms and CI depend on is set here explicitly, whatever the chart's
-  # defaults. --set-string: a tag such as 1234567 or an owner of digits stays a string.
-  helm_bird_chart = join(" \\\n  ", [
-    "helm upgrade --install bird ../bird-chart",
-    "--namespace ${var.app_namespace} --create-namespace",
-    "--set image.registry=${var.app_image_registry}",
-    "--set-string image.owner=${var.app_image_owner}",
-    "--set-string image.tag=${var.app_image_tag}",
-    "--set unsplash.existingSecret=${var.unsplash_secret_name}",
-    "--set services.frontend.service.type=NodePort",
-    "--set services.frontend.service.nodePort=${var.frontend_node_port}",
-    "--wait --timeout 10m",
-  ])
+  # The published chart defaults to its release's images (by digest); a local chart is told which
+  # images to run. Everything the NLB, the alarms and CI depend on is set explicitly, whatever the
+  # chart's defaults. --set-string: a tag such as 1234567 or an owner of digits stays a string.
+  local_chart     = can(regex("^\\.{0,2}/", var.bird_chart))
+  chart_registry  = var.app_image_registry == "docker.io" ? "registry-1.docker.io" : var.app_image_registry
+  published_chart = "oci://${local.chart_registry}/${var.app_image_owner}/bird-chart"
+  helm_bird_chart = join(" \\\n  ", concat(
+    ["helm upgrade --install bird ${var.bird_chart == "" ? local.published_chart : var.bird_chart}"],
+    local.local_chart ? [] : ["--version ${var.app_image_tag}"],
+    ["--namespace ${var.app_namespace} --create-namespace"],
+    local.local_chart ? [
+      "--set image.registry=${var.app_image_registry}",
+      "--set-string image.owner=${var.app_image_owner}",
+      "--set-string image.tag=${var.app_image_tag}",
+    ] : [],
+    [
+      "--set unsplash.existingSecret=${var.unsplash_secret_name}",
+      "--set services.frontend.service.type=NodePort",
+      "--set services.frontend.service.nodePort=${var.frontend_node_port}",
+      "--wait --timeout 10m",
+    ],
+  ))
 }
 
 output "helm_cluster_autoscaler_command" {
@@ -108,6 +117,6 @@ output "helm_cluster_autoscaler_command" {
 }
 
 output "helm_bird_chart_command" {
-  description = "Installs bird-chart with the frontend on the NodePort that the NLB targets (run from infrastructure/)."
+  description = "Installs bird-chart (the published chart of the release, or bird_chart's local path) with the frontend on the NodePort that the NLB targets (run from infrastructure/)."
   value       = local.helm_bird_chart
 }

@@ -367,6 +367,22 @@ variable "app_image_tag" {
   }
 }
 
+variable "bird_chart" {
+  description = "Chart the printed bird-chart helm command installs. Empty (the default): the chart published with release app_image_tag, oci://<app_image_registry>/<app_image_owner>/bird-chart (registry-1.docker.io for docker.io), which defaults to that release's images by digest. A local path (development, a commit of main), such as ../bird-chart from infrastructure/: the command then names the images by app_image_registry, app_image_owner and app_image_tag."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.bird_chart == "" || can(regex("^oci://[a-z0-9.:-]+(/[a-z0-9._-]+)+$", var.bird_chart)) || can(regex("^\\.{0,2}/", var.bird_chart))
+    error_message = "bird_chart must be empty (the published chart), an oci:// chart reference, or a local path starting with ./, ../ or /."
+  }
+  validation {
+    # A published chart has the version of its release tag; sha-<commit> and main are image tags only.
+    condition     = can(regex("^\\.{0,2}/", var.bird_chart)) || can(regex("^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$", var.app_image_tag))
+    error_message = "A published chart is installed by its release version: set app_image_tag to one (1.2.3 for tag v1.2.3), or bird_chart to a local path such as ../bird-chart to deploy a commit's images."
+  }
+}
+
 variable "unsplash_secret_name" {
   description = "Secret in app_namespace that holds the Unsplash access key (README, deploy step 7), named in the printed helm command. Without that Secret bird-image-api runs keyless and answers the default image."
   type        = string

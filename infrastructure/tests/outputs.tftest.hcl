@@ -23,6 +23,7 @@ run "tags_and_commands" {
 
   variables {
     extra_tags         = { CostCenter = "birds", ManagedBy = "hand" }
+    bird_chart         = "../bird-chart"
     app_image_tag      = "1234567"
     frontend_node_port = 30123
   }
@@ -49,6 +50,10 @@ run "tags_and_commands" {
     error_message = "The bird-chart command must deploy the given owner and tag (as strings), name the Unsplash Secret, and put the frontend in NodePort mode on the NLB's port."
   }
   assert {
+    condition     = !strcontains(output.helm_bird_chart_command, "--version")
+    error_message = "A local chart has no published version to ask for."
+  }
+  assert {
     condition     = aws_lb_target_group.frontend.port == 30123
     error_message = "The target group must follow frontend_node_port too."
   }
@@ -58,11 +63,71 @@ run "tags_and_commands" {
   }
 }
 
+# By default the command installs the chart published with the release, which knows its own
+# images (by digest): the same install as bird-chart/README.md shows first.
+run "published_chart_by_default" {
+  command = plan
+
+  variables {
+    app_image_tag = "1.4.2"
+  }
+
+  assert {
+    condition = startswith(output.helm_bird_chart_command, join(" \\\n  ", [
+      "helm upgrade --install bird oci://registry-1.docker.io/bird-owner/bird-chart",
+      "--version 1.4.2",
+      "--namespace bird --create-namespace",
+      "--set unsplash.existingSecret=bird-unsplash",
+    ]))
+    error_message = "The default command must install the published chart of app_image_tag from the owner's registry, and set nothing about images."
+  }
+  assert {
+    condition     = !strcontains(output.helm_bird_chart_command, "image.")
+    error_message = "The published chart defaults to its release's images; the command must not override them."
+  }
+}
+
+run "published_chart_of_another_registry" {
+  command = plan
+
+  variables {
+    app_image_registry = "ghcr.io"
+    app_image_tag      = "2.0.0-rc.1"
+  }
+
+  assert {
+    condition     = startswith(output.helm_bird_chart_command, "helm upgrade --install bird oci://ghcr.io/bird-owner/bird-chart \\\n  --version 2.0.0-rc.1")
+    error_message = "The published chart lives next to the images, in app_image_registry."
+  }
+}
+
+# sha-<commit> and main are image tags; only a release has a chart of that version.
+run "published_chart_needs_a_release_version" {
+  command = plan
+
+  variables {
+    app_image_tag = "sha-1a2b3c4"
+  }
+
+  expect_failures = [var.bird_chart]
+}
+
+run "bird_chart_is_validated" {
+  command = plan
+
+  variables {
+    bird_chart = "bird-chart"
+  }
+
+  expect_failures = [var.bird_chart]
+}
+
 # Nothing in the chart's defaults names where CI pushed: without an owner and a tag nothing deploys.
 run "image_owner_and_tag_are_required" {
   command = plan
 
   variables {
+    bird_chart      = "../bird-chart"
     app_image_owner = ""
     app_image_tag   = ""
   }
@@ -78,6 +143,7 @@ run "identity_variables_are_validated" {
 
   variables {
     aws_region           = "us-east"
+    bird_chart           = "../bird-chart"
     app_image_registry   = "https://docker.io"
     app_image_owner      = "Bird Stack"
     app_image_tag        = "-bad"

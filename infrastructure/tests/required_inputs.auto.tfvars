@@ -3,4 +3,4 @@
 alert_email                          = "ops@example.com"
 cluster_endpoint_public_access_cidrs = ["203.0.113.10/32"]
 app_image_owner                      = "bird-owner"
-app_image_tag                        = "sha-1a2b3c4"
+app_image_tag                        = "1.4.2"

@@ -5,9 +5,16 @@ from __future__ import annotations
 import copy
 import re
 import shlex
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from .conftest import INFRA
+
+# Digest the stand-in for a published chart pins every image to.
+PUBLISHED_DIGEST = "sha256:" + "0" * 64
+IMAGES = ("bird-api", "bird-image-api", "bird-frontend")
 
 README = INFRA / "README.md"
 
@@ -77,3 +84,24 @@ def merge(into: dict[str, Any], other: dict[str, Any]) -> None:
             merge(into[key], value)
         else:
             into[key] = copy.deepcopy(value)
+
+
+def chart_archive(reference: str, version: str | None, workdir: Path, package) -> Path:
+    """The chart a printed `helm upgrade --install` names, as a .tgz: a local path packaged as
+    it is, or, for the published oci://<registry>/<owner>/bird-chart, the chart as the release
+    job of that version publishes it (scripts/release.py, every image at PUBLISHED_DIGEST)."""
+    if not reference.startswith("oci://"):
+        assert version is None, "a local chart has no --version"
+        return Path(package(INFRA / reference, destination=workdir))
+    match = re.fullmatch(r"oci://([^/]+)/([^/]+)/bird-chart", reference)
+    assert match and version, f"not a published bird-chart with a version: {reference} {version}"
+    registry = "docker.io" if match[1] == "registry-1.docker.io" else match[1]
+    digests = [f"--digest={image}={PUBLISHED_DIGEST}" for image in IMAGES]
+    result = subprocess.run(
+        [sys.executable, str(INFRA.parent / "scripts" / "release.py"), "chart",
+         f"--tag=v{version}", f"--registry={registry}", f"--owner={match[2]}", *digests,
+         f"--out={workdir / 'published'}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return Path(package(result.stdout.strip(), destination=workdir))

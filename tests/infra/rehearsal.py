@@ -32,7 +32,7 @@ ENVIRONMENTS = {
 }
 
 # What deploy step 2's `$EDITOR terraform.tfvars` fills in, on top of terraform.tfvars.example.
-OPERATOR_VALUES = {"app_image_owner": '"bird-owner"', "app_image_tag": '"sha-1a2b3c4"'}
+OPERATOR_VALUES = {"app_image_owner": '"bird-owner"', "app_image_tag": '"1.4.2"'}
 
 # Backend: the partial S3 backend gives way to local state, one file per workspace.
 BACKEND_OVERRIDE = """terraform {

@@ -202,7 +202,7 @@ def cluster_autoscaler_deployment(argv: list[str]) -> str:
         return f"{argv[2 + argv.index('--install')]}-aws-cluster-autoscaler"
 
 
-def test_the_readme_deploy_path_uses_only_names_that_earlier_steps_create(applied):
+def test_the_readme_deploy_path_uses_only_names_that_earlier_steps_create(applied, tmp_path):
     """infrastructure/README.md from the top: the Terraform steps are the ones this rehearsal ran,
     the printed chart command renders through real Helm exactly as printed, and every name a
     later command or the runbook uses is one an earlier step creates."""
@@ -220,9 +220,11 @@ def test_the_readme_deploy_path_uses_only_names_that_earlier_steps_create(applie
     assert 'eval "$(terraform output -raw helm_bird_chart_command)"' in deploy
     argv = words(chart_command)
     assert argv[:3] == ["helm", "upgrade", "--install"]
-    release, chart_path, namespace = argv[3], INFRA / argv[4], option(argv, "--namespace")
+    release, namespace = argv[3], option(argv, "--namespace")
+    version = option(argv, "--version") if "--version" in argv else None
+    archive = readme_steps.chart_archive(argv[4], version, tmp_path, helm.package)
     values = readme_steps.helm_values(argv, helm.parse_set_string, helm.parse_set_string_values)
-    with helm.Chart.load(chart_path) as chart:
+    with helm.Chart.load_archive(archive.read_bytes()) as chart:
         files = chart.render(values, name=release, namespace=namespace, is_install=True)
     docs = [d for path, body in sorted(files.items()) if not path.endswith("NOTES.txt") for d in yaml.safe_load_all(body) if d]
     rendered = {(d["kind"], d["metadata"]["name"]) for d in docs}
@@ -236,7 +238,9 @@ def test_the_readme_deploy_path_uses_only_names_that_earlier_steps_create(applie
             pod = d["spec"]["template"]["spec"]
             assert ("ServiceAccount", pod.get("serviceAccountName", "default")) in rendered or pod.get("serviceAccountName", "default") == "default"
             for container in pod["containers"]:
-                assert container["image"].startswith(f"docker.io/bird-owner/{d['metadata']['name']}:sha-1a2b3c4"), container["image"]
+                # The release step 2 names, from the chart published with it: no image settings.
+                expected = f"docker.io/bird-owner/{d['metadata']['name']}:1.4.2@{readme_steps.PUBLISHED_DIGEST}"
+                assert container["image"] == expected
 
     # Step 7: the Secret the chart reads, in the namespace it installs into, under the key it reads.
     assert f"kubectl create namespace {namespace}" in deploy
