@@ -83,9 +83,26 @@ pub struct LogCapture {
 }
 
 impl LogCapture {
-    /// Routes this thread's events to the capture as JSON lines, until the guard drops.
+    /// Routes this thread's events to the capture as JSON lines (at `RUST_LOG`, else info and
+    /// above), until the guard drops.
     pub fn install(&self, service: &'static str) -> tracing::subscriber::DefaultGuard {
+        keep_call_sites_live();
         tracing::subscriber::set_default(crate::telemetry::json_subscriber(service, self.clone()))
+    }
+
+    /// As [`LogCapture::install`], at `level` and above whatever `RUST_LOG` says.
+    pub fn install_at(
+        &self,
+        service: &'static str,
+        level: tracing::Level,
+    ) -> tracing::subscriber::DefaultGuard {
+        keep_call_sites_live();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_writer(self.clone())
+            .event_format(crate::telemetry::JsonLines { service })
+            .finish();
+        tracing::subscriber::set_default(subscriber)
     }
 
     /// Every captured line, parsed.
@@ -102,6 +119,17 @@ impl LogCapture {
         let buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         String::from_utf8_lossy(&buffer).into_owned()
     }
+}
+
+/// tracing decides once per call site, process-wide, whether its events are wanted at all: a call
+/// site first reached by a test thread without a subscriber would be switched off for every
+/// thread, a capturing one included. A do-nothing process-wide subscriber gives every thread one,
+/// so a capture never misses an event because of a test running beside it.
+fn keep_call_sites_live() {
+    static PROCESS_WIDE: std::sync::Once = std::sync::Once::new();
+    PROCESS_WIDE.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+    });
 }
 
 impl std::io::Write for LogCapture {

@@ -3,14 +3,13 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bird_image::Config;
 use bird_image::clock::ManualClock;
 use serde_json::{Value, json};
 use service_kit::server::ShutdownSettings;
-use service_kit::telemetry::JsonLines;
 use service_kit::testing::{LogCapture, TestServer};
 use tracing::subscriber::DefaultGuard;
 use url::Url;
@@ -113,26 +112,9 @@ pub async fn wait_for_photo(app: &TestServer, bird: &str, url: &str) {
     }
 }
 
-/// Routes this thread's events to `logs` (as [`LogCapture::install`] does) at `level` and above,
-/// whatever `RUST_LOG` says.
-///
-/// tracing decides once per call site, process-wide, whether its events are wanted at all; a
-/// call site first reached by a test thread that has no subscriber would be switched off for
-/// every thread, this one included. A do-nothing process-wide subscriber gives every thread
-/// one, so a capture never misses an event because of a test running beside it.
+/// Routes this thread's events to `logs` at `level` and above, whatever `RUST_LOG` says.
 pub fn capture_logs(logs: &LogCapture, level: tracing::Level) -> DefaultGuard {
-    static PROCESS_WIDE: Once = Once::new();
-    PROCESS_WIDE.call_once(|| {
-        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
-    });
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(logs.clone())
-        .event_format(JsonLines {
-            service: "bird-image",
-        })
-        .finish();
-    tracing::subscriber::set_default(subscriber)
+    logs.install_at("bird-image", level)
 }
 
 /// Waits until `unsplash` has received `count` requests (one sent in the background, say).

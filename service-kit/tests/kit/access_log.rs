@@ -1,30 +1,14 @@
 //! One access-log line per request, except for probes and scrapes unless asked for.
 
-use axum::Router;
-use axum::routing::get;
-use service_kit::metrics::Registry;
-use service_kit::server::ShutdownSettings;
-use service_kit::testing::{LogCapture, TestServer};
-use service_kit::{AppParts, finish};
+use service_kit::testing::LogCapture;
+
+use crate::start_unit_app;
 
 /// The paths of the access-log lines written while `/`, the probes and `/metrics` are asked.
 async fn logged_paths(log_probes: bool) -> Vec<String> {
     let logs = LogCapture::default();
     let _guard = logs.install("unit");
-    let app = TestServer::start("unit", ShutdownSettings::IMMEDIATE, |lifecycle| {
-        let routes = Router::new().route("/", get(|| async { "hello" }));
-        Ok(finish(
-            routes,
-            AppParts {
-                service: "unit",
-                registry: Registry::default(),
-                lifecycle,
-                log_probes,
-                error_page: None,
-            },
-        ))
-    })
-    .await;
+    let app = start_unit_app(log_probes).await;
     let client = reqwest::Client::new();
     for path in ["/", "/health", "/ready", "/metrics", "/"] {
         let response = client.get(app.url(path)).send().await.unwrap();

@@ -2,38 +2,16 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::http::HeaderMap;
-use axum::routing::get;
 use reqwest::Method;
 use service_kit::http_client::{UpstreamClient, UpstreamSettings};
 use service_kit::metrics::{Registry, UpstreamMetrics};
-use service_kit::server::ShutdownSettings;
 use service_kit::testing::TestServer;
-use service_kit::{AppParts, finish};
 use url::Url;
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-async fn start() -> TestServer {
-    TestServer::start("unit", ShutdownSettings::IMMEDIATE, |lifecycle| {
-        let routes = Router::new()
-            .route("/", get(|| async { "hello" }))
-            .fallback(service_kit::error::not_found)
-            .method_not_allowed_fallback(service_kit::error::method_not_allowed);
-        Ok(finish(
-            routes,
-            AppParts {
-                service: "unit",
-                registry: Registry::default(),
-                lifecycle,
-                log_probes: false,
-                error_page: None,
-            },
-        ))
-    })
-    .await
-}
+use crate::start_unit_app;
 
 /// The samples of a scrape: every line that is not a comment.
 fn series(scrape: &str) -> Vec<&str> {
@@ -53,7 +31,7 @@ async fn scrape(client: &reqwest::Client, app: &TestServer) -> String {
 /// unknown path onto `unmatched`.
 #[tokio::test]
 async fn a_flood_of_made_up_methods_and_paths_adds_no_series() {
-    let app = start().await;
+    let app = start_unit_app(false).await;
     let client = reqwest::Client::new();
     let send = |method: &str, path: &str| {
         let method = Method::from_bytes(method.as_bytes()).unwrap();

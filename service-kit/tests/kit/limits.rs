@@ -1,33 +1,13 @@
 //! Request bodies: no route reads one, so a huge body is refused when declared, and never
 //! read into memory when streamed.
 
-use axum::Router;
-use axum::routing::get;
-use service_kit::metrics::Registry;
-use service_kit::server::ShutdownSettings;
-use service_kit::testing::TestServer;
-use service_kit::{AppParts, finish};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-async fn start() -> TestServer {
-    TestServer::start("unit", ShutdownSettings::IMMEDIATE, |lifecycle| {
-        Ok(finish(
-            Router::new().route("/", get(|| async { "hello" })),
-            AppParts {
-                service: "unit",
-                registry: Registry::default(),
-                lifecycle,
-                log_probes: false,
-                error_page: None,
-            },
-        ))
-    })
-    .await
-}
+use crate::start_unit_app;
 
 #[tokio::test]
 async fn a_declared_body_over_the_limit_is_refused() {
-    let app = start().await;
+    let app = start_unit_app(false).await;
     let response = reqwest::Client::new()
         .get(app.url("/"))
         .body(vec![b'x'; service_kit::app::MAX_BODY_BYTES + 1])
@@ -44,7 +24,7 @@ async fn a_declared_body_over_the_limit_is_refused() {
 #[tokio::test]
 async fn a_streamed_body_is_neither_waited_for_nor_buffered() {
     const ENDLESS: usize = 256 * 1024 * 1024;
-    let app = start().await;
+    let app = start_unit_app(false).await;
     let stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     let (mut reader, mut writer) = stream.into_split();
     let sender = tokio::spawn(async move {
