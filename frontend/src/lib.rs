@@ -37,6 +37,7 @@ pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
         assets: Assets::embedded(),
         unsplash_href: page::unsplash_href(&config.unsplash_app_name),
         utm_source: config.unsplash_app_name.clone(),
+        srcsets: page::Srcsets::default(),
     });
     let pages = state.clone();
     let app = service_kit::finish(

@@ -1,6 +1,7 @@
 //! The HTML pages, rendered with askama (which escapes every value it inserts).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use askama::Template;
 use axum::extract::State;
@@ -36,6 +37,15 @@ pub const PHOTO_SIZES: &str = "100vw";
 /// pixels and a `dpr` carried by the URL would multiply them.
 const PHOTO_PARAMS: [(&str, &str); 3] = [("auto", "format"), ("q", "80"), ("dpr", "1")];
 
+/// [`PHOTO_WIDTHS`] and [`PHOTO_PARAMS`] as the page hands them to its script, written once.
+static PHOTO_WIDTHS_ATTRIBUTE: LazyLock<String> =
+    LazyLock::new(|| PHOTO_WIDTHS.map(|width| width.to_string()).join(" "));
+static PHOTO_PARAMS_ATTRIBUTE: LazyLock<String> = LazyLock::new(|| {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(PHOTO_PARAMS)
+        .finish()
+});
+
 /// The credit's link to Unsplash's home page, with the referral parameters.
 pub fn unsplash_href(utm_source: &str) -> String {
     let home = Url::parse(UNSPLASH_HOME).expect("a valid constant URL");
@@ -52,8 +62,8 @@ struct IndexPage<'a> {
     next_href: String,
     bird: Option<BirdView>,
     /// The recipe of [`srcset`], for the script, which builds the same for the next birds.
-    photo_widths: String,
-    photo_params: String,
+    photo_widths: &'static str,
+    photo_params: &'static str,
     photo_sizes: &'static str,
 }
 
@@ -61,8 +71,8 @@ struct BirdView {
     name: String,
     description: String,
     image: String,
-    /// Only for Unsplash's photos: other hosts do not resize by URL.
-    srcset: Option<String>,
+    /// Only for Unsplash's photos: other hosts do not resize by URL. Escaped already.
+    srcset: Option<Arc<str>>,
     alt: String,
     credit: Option<CreditView>,
 }
@@ -89,7 +99,13 @@ pub async fn index(State(state): State<Arc<AppState>>, request_id: RequestId) ->
         Ok(bird) => (StatusCode::OK, PAGE_CACHE, Some(bird)),
         Err(_) => (StatusCode::BAD_GATEWAY, NO_STORE, None),
     };
-    let page = IndexPage::new(&state.assets, &state.utm_source, &state.unsplash_href, bird);
+    let page = IndexPage::new(
+        &state.assets,
+        &state.utm_source,
+        &state.unsplash_href,
+        &state.srcsets,
+        bird,
+    );
     html(status, cache, page.render())
 }
 
@@ -98,17 +114,16 @@ impl<'a> IndexPage<'a> {
         assets: &'a Assets,
         utm_source: &'a str,
         unsplash_href: &str,
+        srcsets: &Srcsets,
         bird: Option<Bird>,
     ) -> Self {
         Self {
             assets,
             utm_source,
             next_href: format!("/?next={:08x}", rand::random::<u32>()),
-            bird: bird.map(|bird| BirdView::new(bird, utm_source, unsplash_href)),
-            photo_widths: PHOTO_WIDTHS.map(|width| width.to_string()).join(" "),
-            photo_params: url::form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(PHOTO_PARAMS)
-                .finish(),
+            bird: bird.map(|bird| BirdView::new(bird, utm_source, unsplash_href, srcsets)),
+            photo_widths: &PHOTO_WIDTHS_ATTRIBUTE,
+            photo_params: &PHOTO_PARAMS_ATTRIBUTE,
             photo_sizes: PHOTO_SIZES,
         }
     }
@@ -151,10 +166,10 @@ fn html(status: StatusCode, cache: HeaderValue, rendered: askama::Result<String>
 }
 
 impl BirdView {
-    fn new(bird: Bird, utm_source: &str, unsplash_href: &str) -> Self {
+    fn new(bird: Bird, utm_source: &str, unsplash_href: &str, srcsets: &Srcsets) -> Self {
         Self {
             alt: photo_alt(&bird.name),
-            srcset: is_unsplash_photo(&bird).then(|| srcset(&bird.image)),
+            srcset: is_unsplash_photo(&bird).then(|| srcsets.attribute(&bird.image)),
             credit: bird
                 .credit
                 .map(|credit| CreditView::new(credit, utm_source, unsplash_href)),
@@ -196,16 +211,41 @@ fn is_unsplash_photo(bird: &Bird) -> bool {
 /// candidate parses as one URL. The page's script builds the same from the recipe the page
 /// carries.
 pub fn srcset(image: &Url) -> String {
-    let mut image = image.clone();
-    image.set_fragment(None);
+    let mut base = image.clone();
+    base.set_fragment(None);
+    // `w` is set last, and empty: each rendition is this URL with its width appended, so one
+    // query rewrite serves all of them (this runs for every page).
+    let [auto, quality, dpr] = PHOTO_PARAMS;
+    let base = with_params(base, &[auto, quality, dpr, ("w", "")]);
+    let base = base.as_str();
+    debug_assert!(base.ends_with("&w="));
     PHOTO_WIDTHS
-        .map(|width| {
-            let width = width.to_string();
-            let mut params = PHOTO_PARAMS.to_vec();
-            params.push(("w", &width));
-            format!("{} {width}w", with_params(image.clone(), &params))
-        })
+        .map(|width| format!("{base}{width} {width}w"))
         .join(", ")
+}
+
+/// Each photo's `srcset` attribute, written and HTML-escaped once: bird answers with a dozen
+/// photos, and writing one costs about a tenth of a page's CPU. A full memo starts over, so
+/// it stays small whatever bird answers.
+#[derive(Default)]
+pub struct Srcsets(Mutex<HashMap<String, Arc<str>>>);
+
+const SRCSETS_KEPT: usize = 64;
+
+impl Srcsets {
+    fn attribute(&self, image: &Url) -> Arc<str> {
+        let mut memo = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(attribute) = memo.get(image.as_str()) {
+            return attribute.clone();
+        }
+        let Ok(escaped) = askama::filters::escape(srcset(image), askama::filters::Html);
+        let attribute: Arc<str> = escaped.to_string().into();
+        if memo.len() >= SRCSETS_KEPT {
+            memo.clear();
+        }
+        memo.insert(image.as_str().to_owned(), attribute.clone());
+        attribute
+    }
 }
 
 /// `url` with the referral parameters Unsplash's guidelines ask for (replacing any present).
@@ -330,15 +370,36 @@ mod tests {
 
     fn render(bird: Bird) -> String {
         let assets = Assets::embedded();
-        IndexPage::new(&assets, "app", "https://unsplash.com/", Some(bird))
-            .render()
-            .unwrap()
+        IndexPage::new(
+            &assets,
+            "app",
+            "https://unsplash.com/",
+            &Srcsets::default(),
+            Some(bird),
+        )
+        .render()
+        .unwrap()
     }
 
     /// The value of the first `name="..."` in `html`, entities left as they are.
     fn attribute<'h>(html: &'h str, name: &str) -> Option<&'h str> {
         let start = html.find(&format!(" {name}=\""))? + name.len() + 3;
         html[start..].split('"').next()
+    }
+
+    #[test]
+    fn each_photos_srcset_is_written_once_and_the_memo_stays_bounded() {
+        let srcsets = Srcsets::default();
+        let image = Url::parse("https://images.unsplash.com/photo-1?ixid=a&w=2000&q=100").unwrap();
+        let first = srcsets.attribute(&image);
+        assert!(Arc::ptr_eq(&first, &srcsets.attribute(&image)));
+        assert_eq!(first.replace("&#38;", "&"), srcset(&image));
+        for n in 0..200 {
+            let other = Url::parse(&format!("https://images.unsplash.com/photo-{n}")).unwrap();
+            srcsets.attribute(&other);
+        }
+        let kept = srcsets.0.lock().unwrap().len();
+        assert!((1..=SRCSETS_KEPT).contains(&kept), "{kept} srcsets kept");
     }
 
     #[test]

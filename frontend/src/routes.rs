@@ -24,6 +24,7 @@ pub struct AppState {
     pub utm_source: String,
     /// The credit's link to Unsplash itself, the same on every page.
     pub unsplash_href: String,
+    pub srcsets: page::Srcsets,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
