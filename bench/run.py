@@ -309,6 +309,9 @@ def service_env(port: int, extra: dict[str, str], **variables: str) -> dict[str,
         "RUST_LOG": "info",
         "SHUTDOWN_DRAIN_SECS": "0",
         "SHUTDOWN_TIMEOUT_SECS": "2",
+        # /health is each server's ceiling only if it crosses the same middleware as the
+        # endpoints, access log included (probes are not logged by default).
+        "ACCESS_LOG_PROBES": "true",
     }
     env.update(variables)
     env.update(extra)
