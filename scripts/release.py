@@ -201,7 +201,7 @@ def release_notes(tag: str, chart: str, digests: dict[str, str], changelog: str)
     return (
         f"{changelog_section(changelog, version)}\n\n"
         "## Install\n\n"
-        f"```sh\nhelm install bird {chart} --version {version} --namespace bird --create-namespace\n```\n\n"
+        f"```sh\nhelm upgrade --install bird {chart} --version {version} \\\n  --namespace bird --create-namespace\n```\n\n"
         "The chart defaults to the images below, pinned by digest; `cosign verify` them and the\n"
         "chart as docker/README.md and bird-chart/README.md show.\n\n"
         "| image | tag | digest |\n|---|---|---|\n"

@@ -141,7 +141,8 @@ def test_release_notes_are_the_tags_section_with_digests_and_the_install_command
     text = result.stdout
     assert text.startswith("### Fixed\n- The frontend's photo <b>srcset</b>.\n\n## Install")
     assert "Something older" not in text and "Unreleased" not in text
-    assert f"helm install bird {CHART_REF} --version 1.4.2 --namespace bird" in text
+    # The install of bird-chart/README.md and of Terraform's printed command.
+    assert f"helm upgrade --install bird {CHART_REF} --version 1.4.2 \\\n  --namespace bird" in text
     for name, digest in DIGESTS.items():
         assert f"| `{name}` | `1.4.2` | `{digest}` |" in text
 

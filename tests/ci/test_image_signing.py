@@ -460,6 +460,6 @@ def test_the_github_release_carries_the_changelog_section_digests_and_chart(ci, 
     assert args[-1] == "dist/bird-chart-*.tgz" or args[-1].endswith(".tgz")
     notes = (tmp_path / "released-notes.md").read_text()
     assert notes.startswith("### Fixed\n- A bird.")
-    assert f"helm install bird {chart} --version 1.4.2" in notes
+    assert f"helm upgrade --install bird {chart} --version 1.4.2" in notes
     for image, digest in DIGESTS.items():
         assert digest in notes and image in notes
