@@ -51,6 +51,14 @@ def step(job, name):
     return found
 
 
+def install_stand_ins(bin_dir, scripts):
+    """Writes each stand-in command (name -> script) into bin_dir, executable."""
+    for name, body in scripts.items():
+        path = bin_dir / name
+        path.write_text(textwrap.dedent(body))
+        path.chmod(0o755)
+
+
 @pytest.fixture
 def stand_ins(tmp_path):
     """A bin directory with `docker`, `cosign` and `sleep` stand-ins, and the environment that
@@ -81,10 +89,7 @@ def stand_ins(tmp_path):
             """,
         "sleep": "#!/bin/sh\nexit 0\n",
     }
-    for name, body in scripts.items():
-        path = bin_dir / name
-        path.write_text(textwrap.dedent(body))
-        path.chmod(0o755)
+    install_stand_ins(bin_dir, scripts)
     log = tmp_path / "cosign.log"
     log.touch()
     env = {
@@ -344,10 +349,7 @@ def release_stand_ins(stand_ins, tmp_path):
             shutil.copy(sys.argv[sys.argv.index("--notes-file") + 1], os.environ["NOTES"])
             """,
     }
-    for name, body in scripts.items():
-        path = bin_dir / name
-        path.write_text(textwrap.dedent(body))
-        path.chmod(0o755)
+    install_stand_ins(bin_dir, scripts)
     tools = tmp_path / "tools.log"
     tools.touch()
     env = {**env, "TOOL_LOG": str(tools), "NOTES": str(tmp_path / "released-notes.md")}
