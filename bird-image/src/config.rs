@@ -174,7 +174,7 @@ mod tests {
             "http://localhost.example",
             "http://127.0.0.1.nip.io",
             "ftp://localhost",
-            "https://api.unsplash.com/?client_id=x",
+            "https://api.unsplash.com/?lang=en",
             "https://api.unsplash.com/#x",
         ] {
             assert!(unsplash_url(refused).is_err(), "{refused}");

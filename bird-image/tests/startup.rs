@@ -31,7 +31,7 @@ fn an_unsplash_url_that_would_expose_the_key_or_lose_parameters_stops_the_binary
     for (url, why) in [
         ("http://api.unsplash.com", "https"),
         ("http://10.1.2.3:8080", "https"),
-        ("https://api.unsplash.com/?client_id=x", "query"),
+        ("https://api.unsplash.com/?lang=en", "query"),
     ] {
         let mut child = spawn(url);
         let started = first_log_line(&mut child);

@@ -15,7 +15,7 @@ async fn a_bad_setting_stops_bird_with_one_line_naming_it() {
     let cases = [
         ("BIRD_IMAGE_TIMEOUT_MS", "soon"),
         ("BIRD_IMAGE_URL", "ftp://files.example"),
-        ("BIRD_IMAGE_URL", "http://localhost:4200/?key=1"),
+        ("BIRD_IMAGE_URL", "http://localhost:4200/?lang=en"),
         ("BIRD_IMAGE_CACHE_TTL_SECS", "-1"),
         ("ACCESS_LOG_PROBES", "maybe"),
         ("PORT", "99999"),

@@ -70,11 +70,11 @@ def dependencies(dot: str) -> dict[str, set[str]]:
 def test_the_nlb_is_created_after_the_internet_gateway(applied):
     """AWS refuses an internet-facing NLB in a VPC that has no internet gateway yet; moto does not."""
     edges = dependencies(applied.tf.ok(".", "graph", env=rehearsal.workspace("dev")))
-    seen, todo = set(), ["aws_lb.frontend"]
-    while todo:
-        for target in edges.get(todo.pop(), set()) - seen:
+    seen, pending = set(), ["aws_lb.frontend"]
+    while pending:
+        for target in edges.get(pending.pop(), set()) - seen:
             seen.add(target)
-            todo.append(target)
+            pending.append(target)
     assert "aws_internet_gateway.main" in seen, sorted(seen)
 
 
