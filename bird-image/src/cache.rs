@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use moka::future::Cache;
 use prometheus_client::metrics::counter::Counter;
 use service_kit::RequestId;
-use service_kit::metrics::Registry;
+use service_kit::metrics::{Registry, counter};
 
 use crate::budget::{CallBudget, Spend};
 use crate::catalogue;
@@ -49,39 +49,33 @@ struct CacheMetrics {
 
 impl CacheMetrics {
     fn register(registry: &mut Registry) -> Self {
-        let metrics = Self {
-            hits: Counter::default(),
-            misses: Counter::default(),
-            refreshes: Counter::default(),
-            failed_refreshes: Counter::default(),
-            over_budget: Counter::default(),
-        };
-        registry.register(
-            "image_cache_hits",
-            "Photo lookups answered from the cache",
-            metrics.hits.clone(),
-        );
-        registry.register(
-            "image_cache_misses",
-            "Photo lookups that waited for Unsplash (a name not seen before)",
-            metrics.misses.clone(),
-        );
-        registry.register(
-            "image_cache_refreshes",
-            "Background refreshes of a name answered past its TTL",
-            metrics.refreshes.clone(),
-        );
-        registry.register(
-            "image_cache_failed_refreshes",
-            "Background refreshes that found no photo and kept the answer held before",
-            metrics.failed_refreshes.clone(),
-        );
-        registry.register(
-            "unsplash_calls_over_budget",
-            "Unsplash lookups not made because the hourly call budget or the key's quota was spent",
-            metrics.over_budget.clone(),
-        );
-        metrics
+        Self {
+            hits: counter(
+                registry,
+                "image_cache_hits",
+                "Photo lookups answered from the cache",
+            ),
+            misses: counter(
+                registry,
+                "image_cache_misses",
+                "Photo lookups that waited for Unsplash (a name not seen before)",
+            ),
+            refreshes: counter(
+                registry,
+                "image_cache_refreshes",
+                "Background refreshes of a name answered past its TTL",
+            ),
+            failed_refreshes: counter(
+                registry,
+                "image_cache_failed_refreshes",
+                "Background refreshes that found no photo and kept the answer held before",
+            ),
+            over_budget: counter(
+                registry,
+                "unsplash_calls_over_budget",
+                "Unsplash lookups not made because the hourly call budget or the key's quota was spent",
+            ),
+        }
     }
 }
 

@@ -52,6 +52,13 @@ pub fn method_label(method: &Method) -> &'static str {
 /// `http_requests_total` and `http_request_duration_seconds`, by route, method and status.
 /// Every label comes from a fixed set: the matched route template or `unmatched`, a method of
 /// [`method_label`], and a status code the service itself chose.
+/// A counter registered under `name` (the exposition adds `_total`), for a service's own metrics.
+pub fn counter(registry: &mut Registry, name: &str, help: &str) -> Counter {
+    let counter = Counter::default();
+    registry.register(name, help, counter.clone());
+    counter
+}
+
 #[derive(Clone, Debug)]
 pub struct HttpMetrics {
     requests: Family<HttpLabels, Counter>,
