@@ -287,18 +287,23 @@ async fn start_stack(photos: &Photos) -> Stack {
     let mut image_config =
         bird_image::Config::for_tests(Url::parse(&unsplash.uri()).unwrap(), Some("test-key"));
     image_config.default_image_url = Url::parse(&photos.default_image()).unwrap();
+    // Deadlines are not under test here, and this binary's other tests put the machine under
+    // load meanwhile: budgets a slow moment cannot spend keep the photos Unsplash's.
+    image_config.unsplash_timeout_ms = Duration::from_secs(8);
     let bird_image = TestServer::start(
         bird_image::SERVICE,
         ShutdownSettings::IMMEDIATE,
         |lifecycle| bird_image::app(&image_config, lifecycle),
     )
     .await;
-    let bird_config = bird::Config::for_tests(Url::parse(&bird_image.url("")).unwrap());
+    let mut bird_config = bird::Config::for_tests(Url::parse(&bird_image.url("")).unwrap());
+    bird_config.bird_image_timeout_ms = Duration::from_secs(10);
     let bird = TestServer::start(bird::SERVICE, ShutdownSettings::IMMEDIATE, |lifecycle| {
         bird::app(&bird_config, lifecycle)
     })
     .await;
-    let frontend_config = frontend::Config::for_tests(Url::parse(&bird.url("")).unwrap());
+    let mut frontend_config = frontend::Config::for_tests(Url::parse(&bird.url("")).unwrap());
+    frontend_config.bird_api_timeout_ms = Duration::from_secs(12);
     let frontend = TestServer::start(
         frontend::SERVICE,
         ShutdownSettings::IMMEDIATE,

@@ -1,14 +1,12 @@
 //! bird-image when Unsplash misbehaves below HTTP (raw TCP faults) and when it hangs.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::DEFAULT_IMAGE;
 use bird_image::Config;
 use serde_json::{Value, json};
 use service_kit::server::ShutdownSettings;
 use service_kit::testing::{Fault, TestServer, assert_probes_answer_promptly};
-use support::DEFAULT_IMAGE;
 use url::Url;
 
 const IN_FLIGHT: &str = r#"upstream_in_flight{upstream="unsplash"}"#;
@@ -63,11 +61,11 @@ async fn a_hanging_unsplash_starves_neither_probes_nor_callers() {
     let hanging: Vec<_> = (0..30)
         .map(|n| tokio::spawn(client.get(app.url(&format!("/?birdName=bird-{n}"))).send()))
         .collect();
-    support::wait_for_metric(&app, IN_FLIGHT, 8.0).await;
+    crate::support::wait_for_metric(&app, IN_FLIGHT, 8.0).await;
 
     assert_probes_answer_promptly(&app).await;
     assert_eq!(
-        support::metric(&app, IN_FLIGHT).await,
+        crate::support::metric(&app, IN_FLIGHT).await,
         8.0,
         "8 calls may hang at once, the others wait"
     );

@@ -2,13 +2,11 @@
 //! bird's catalogue may spend, and by the key's quota that Unsplash reports in
 //! `X-Ratelimit-Remaining`. Past either, answers come from the cache, else the default image.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{DEFAULT_IMAGE, metric, photo, photo_for, search, start, wait_for_metric};
 use bird_image::clock::ManualClock;
 use service_kit::testing::LogCapture;
-use support::{DEFAULT_IMAGE, metric, photo, photo_for, search, start, wait_for_metric};
 use wiremock::{MockServer, ResponseTemplate};
 
 const OVER_BUDGET: &str = "unsplash_calls_over_budget_total";
@@ -40,7 +38,7 @@ fn the_reserved_names_are_birds_catalogue() {
 #[tokio::test]
 async fn a_spent_budget_answers_the_last_good_photo_or_else_the_default_image() {
     let logs = LogCapture::default();
-    let _guard = support::capture_logs(&logs, tracing::Level::INFO);
+    let _guard = crate::support::capture_logs(&logs, tracing::Level::INFO);
     let unsplash = MockServer::start().await;
     search().respond_with(found(40)).mount(&unsplash).await;
     let clock = ManualClock::default();
@@ -73,7 +71,7 @@ async fn a_spent_budget_answers_the_last_good_photo_or_else_the_default_image() 
 #[tokio::test]
 async fn the_keys_quota_at_the_reserve_stops_calls_for_an_hour() {
     let logs = LogCapture::default();
-    let _guard = support::capture_logs(&logs, tracing::Level::INFO);
+    let _guard = crate::support::capture_logs(&logs, tracing::Level::INFO);
     let unsplash = MockServer::start().await;
     let reserve = bird_image::key_quota::RESERVE;
     search()
@@ -144,7 +142,7 @@ async fn a_rate_limit_refusal_with_no_calls_left_stops_calls() {
 #[tokio::test]
 async fn made_up_names_cannot_spend_the_catalogues_calls() {
     let logs = LogCapture::default();
-    let _guard = support::capture_logs(&logs, tracing::Level::INFO);
+    let _guard = crate::support::capture_logs(&logs, tracing::Level::INFO);
     let unsplash = MockServer::start().await;
     search().respond_with(found(4000)).mount(&unsplash).await;
     let clock = ManualClock::default();

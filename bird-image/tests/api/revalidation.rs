@@ -2,15 +2,13 @@
 //! background call refreshes it; a failed call keeps the old answer and is retried a minute
 //! later. Time is a manual clock: expiry happens when the test says so.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use bird_image::clock::ManualClock;
-use support::{
+use crate::support::{
     DEFAULT_IMAGE, metric, photo, photo_for, search, start, wait_for_metric, wait_for_photo,
     wait_for_requests,
 };
+use bird_image::clock::ManualClock;
 use wiremock::{MockServer, ResponseTemplate};
 
 const TTL: Duration = Duration::from_secs(3600);

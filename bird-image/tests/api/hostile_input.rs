@@ -4,10 +4,9 @@
 //! its query and nothing else; whatever the photo URL, the rewrite gives an https URL with
 //! exactly one `w` and one `q`, or refuses it.
 
-mod support;
-
 use std::sync::LazyLock;
 
+use crate::support::{DEFAULT_IMAGE, KEY, photo, search};
 use axum::body::Body;
 use axum::http::Request;
 use bird_image::Config;
@@ -15,7 +14,6 @@ use bird_image::unsplash::high_resolution;
 use proptest::prelude::*;
 use serde_json::Value;
 use service_kit::Lifecycle;
-use support::{DEFAULT_IMAGE, KEY, photo, search};
 use tower::ServiceExt;
 use url::Url;
 use wiremock::{MockServer, ResponseTemplate};

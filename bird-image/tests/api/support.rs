@@ -1,7 +1,5 @@
-//! What the bird-image integration tests share: the app on a random port going by a manual
-//! clock, Unsplash's answers, and reading `/metrics`.
-
-#![allow(dead_code)] // each test file uses its own part
+//! What bird-image's test modules share: the app on a random port going by a manual clock,
+//! Unsplash's answers, and reading `/metrics`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

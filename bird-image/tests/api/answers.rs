@@ -1,14 +1,12 @@
 //! bird-image over HTTP: the real app on a random port, Unsplash played by wiremock.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{DEFAULT_IMAGE, KEY, photo, search};
 use bird_image::Config;
 use serde_json::{Value, json};
 use service_kit::server::ShutdownSettings;
 use service_kit::testing::{LogCapture, TestServer};
-use support::{DEFAULT_IMAGE, KEY, photo, search};
 use url::Url;
 use wiremock::matchers::{header, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -271,7 +269,7 @@ async fn refuses_bad_input_with_short_json_errors() {
 async fn the_key_travels_only_in_the_authorization_header_and_is_never_logged() {
     let logs = LogCapture::default();
     // Every level: a key logged at debug or trace is a leak too.
-    let _guard = support::capture_logs(&logs, tracing::Level::TRACE);
+    let _guard = crate::support::capture_logs(&logs, tracing::Level::TRACE);
     let unsplash = MockServer::start().await;
     search_mock(ResponseTemplate::new(429))
         .mount(&unsplash)
@@ -282,7 +280,7 @@ async fn the_key_travels_only_in_the_authorization_header_and_is_never_logged() 
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let metrics = support::metrics(&app).await;
+    let metrics = crate::support::metrics(&app).await;
 
     let received = unsplash.received_requests().await.unwrap();
     assert_eq!(received.len(), 1);
@@ -393,7 +391,7 @@ async fn a_path_in_the_unsplash_url_is_kept_as_a_prefix() {
 #[tokio::test]
 async fn access_log_lines_carry_the_spec_field_names() {
     let logs = LogCapture::default();
-    let _guard = support::capture_logs(&logs, tracing::Level::INFO);
+    let _guard = crate::support::capture_logs(&logs, tracing::Level::INFO);
     // Unsplash takes 150 ms, so the response time has a known floor.
     let unsplash = MockServer::start().await;
     search_mock(
