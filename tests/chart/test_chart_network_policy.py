@@ -1,121 +1,13 @@
-"""NetworkPolicies, checked by evaluating them: who may talk to whom, on which port.
-
-The evaluator follows the networking.k8s.io/v1 semantics the chart relies on: a pod selected by
-no policy of a direction is open in that direction; otherwise a connection needs one rule whose
-ports and peers (podSelector/namespaceSelector with matchLabels, ipBlock with except) match.
-Ports match by number only, as on the older AWS network policy agents, which dropped rules that
-name a port: a named port here matches nothing.
-"""
+"""NetworkPolicies, checked by evaluating them (policies.py): who may talk to whom, on which port."""
 
 from __future__ import annotations
-
-import ipaddress
-from dataclasses import dataclass, field
 
 import pytest
 
 from .manifests import NAMESPACE, SERVICES, VALUE_SETS
+from .policies import Endpoint, cluster
 
 INTERNAL = [s["name"] for k, s in SERVICES.items() if k != "frontend"]
-
-
-@dataclass
-class Endpoint:
-    ip: str
-    namespace: str | None = None  # None: outside the cluster
-    labels: dict = field(default_factory=dict)
-
-    @property
-    def namespace_labels(self) -> dict:
-        return {"kubernetes.io/metadata.name": self.namespace} if self.namespace else {}
-
-
-def _selects(selector: dict, labels: dict) -> bool:
-    assert set(selector) <= {"matchLabels"}, f"evaluator supports matchLabels only: {selector}"
-    return selector.get("matchLabels", {}).items() <= labels.items()
-
-
-def _peer_matches(peer: dict, endpoint: Endpoint, policy_namespace: str) -> bool:
-    if "ipBlock" in peer:
-        address = ipaddress.ip_address(endpoint.ip)
-        block = peer["ipBlock"]
-        return address in ipaddress.ip_network(block["cidr"]) and not any(
-            address in ipaddress.ip_network(cidr) for cidr in block.get("except", [])
-        )
-    if endpoint.namespace is None:
-        return False
-    if "namespaceSelector" in peer:
-        in_namespace = _selects(peer["namespaceSelector"], endpoint.namespace_labels)
-    else:
-        in_namespace = endpoint.namespace == policy_namespace
-    return in_namespace and _selects(peer.get("podSelector", {}), endpoint.labels)
-
-
-def _port_matches(rule: dict, port: int, protocol: str) -> bool:
-    if "ports" not in rule:
-        return True
-    return any(p.get("protocol", "TCP") == protocol and p["port"] == port for p in rule["ports"])
-
-
-class Network:
-    def __init__(self, policies: list[dict]):
-        self.policies = policies
-
-    def _applying(self, pod: Endpoint, direction: str) -> list[dict]:
-        return [
-            p
-            for p in self.policies
-            if p["metadata"]["namespace"] == pod.namespace
-            and direction in p["spec"]["policyTypes"]
-            and _selects(p["spec"]["podSelector"], pod.labels)
-        ]
-
-    def _allows(self, pod, direction, peer_key, peer, port, protocol) -> bool:
-        applying = self._applying(pod, direction)
-        if not applying:
-            return True
-        return any(
-            _port_matches(rule, port, protocol)
-            and (
-                peer_key not in rule
-                or any(_peer_matches(x, peer, p["metadata"]["namespace"]) for x in rule[peer_key])
-            )
-            for p in applying
-            for rule in p["spec"].get(direction.lower()) or []
-        )
-
-    def can_connect(self, src: Endpoint, dst: Endpoint, port: int, protocol: str = "TCP") -> bool:
-        egress_ok = src.namespace is None or self._allows(src, "Egress", "to", dst, port, protocol)
-        ingress_ok = dst.namespace is None or self._allows(
-            dst, "Ingress", "from", src, port, protocol
-        )
-        return egress_ok and ingress_ok
-
-
-def _cluster(rendered, services=SERVICES):
-    pods = {}
-    for i, (key, expected) in enumerate(services.items()):
-        template = rendered.get("Deployment", expected["name"])["spec"]["template"]
-        pods[key] = Endpoint(
-            ip=f"10.0.101.{10 + i}",
-            namespace=NAMESPACE,
-            labels=template["metadata"]["labels"],
-        )
-    test_pods = rendered.of_kind("Pod")
-    if test_pods:
-        pods["test"] = Endpoint("10.0.101.30", NAMESPACE, test_pods["bird-api-test"]["metadata"]["labels"])
-    pods.update(
-        dns=Endpoint("10.0.102.2", "kube-system", {"k8s-app": "kube-dns"}),
-        prometheus=Endpoint(
-            "10.0.102.9", "monitoring", {"app.kubernetes.io/name": "prometheus"}
-        ),
-        stranger=Endpoint("10.0.101.40", NAMESPACE, {"app": "something-else"}),
-        internet_client=Endpoint("203.0.113.7"),
-        unsplash=Endpoint("198.51.100.10"),
-        vpc_host=Endpoint("10.0.55.5"),
-        instance_metadata=Endpoint("169.254.169.254"),
-    )
-    return Network(list(rendered.of_kind("NetworkPolicy").values())), pods
 
 
 # (source, destination, port, protocol, allowed with the default values)
@@ -152,12 +44,12 @@ MATRIX = [
 
 @pytest.mark.parametrize(("src", "dst", "port", "protocol", "allowed"), MATRIX)
 def test_traffic_matrix(default, src, dst, port, protocol, allowed):
-    network, pods = _cluster(default)
+    network, pods = cluster(default)
     assert network.can_connect(pods[src], pods[dst], port, protocol) is allowed
 
 
 def test_metrics_scrapers_are_admitted_by_value(render_set):
-    network, pods = _cluster(render_set("all-features"))
+    network, pods = cluster(render_set("all-features"))
     for key, expected in SERVICES.items():
         assert network.can_connect(pods["prometheus"], pods[key], expected["port"])
     # The scraper rule opens the metrics port only to the selected peers.
@@ -189,7 +81,7 @@ def test_internal_services_admit_no_one_without_a_from_clause(default):
 
 def test_egress_can_be_left_open(render):
     rendered = render({"networkPolicy": {"restrictEgress": False}})
-    network, pods = _cluster(rendered)
+    network, pods = cluster(rendered)
     for policy in rendered.of_kind("NetworkPolicy").values():
         if policy["metadata"]["name"] != "bird-api-test":
             assert policy["spec"]["policyTypes"] == ["Ingress"]
@@ -204,7 +96,7 @@ def test_policies_can_be_turned_off(render):
 def test_a_renamed_upstream_keeps_the_policies_consistent(render):
     rendered = render({"services": {"birdImage": {"name": "photos", "port": 8200}}})
     renamed = SERVICES | {"birdImage": {"name": "photos", "port": 8200, "service_port": 8200}}
-    network, pods = _cluster(rendered, renamed)
+    network, pods = cluster(rendered, renamed)
     assert network.can_connect(pods["bird"], pods["birdImage"], 8200)
     assert not network.can_connect(pods["frontend"], pods["birdImage"], 8200)
 
@@ -270,7 +162,7 @@ def _named_scrapers(values) -> list[Endpoint]:
 def test_every_scrape_that_is_set_up_is_admitted(value_set):
     """Scrape annotations or ServiceMonitors are rendered only with a scraper the policies let in."""
     name, rendered = value_set
-    network, pods = _cluster(rendered)
+    network, pods = cluster(rendered)
     targets = _scrape_targets(rendered)
     scrapers = _named_scrapers(rendered.values)
     assert not targets or scrapers, f"{name}: scrapes of {sorted(targets)} but no scraper is named"
