@@ -29,6 +29,17 @@ INLINE_KEY = "unsplash-test-key-4f9c2a7e1b"
 OWNER = "bird-ci"
 REQUIRED = {"image": {"owner": OWNER}}
 
+# What tracing.enabled adds to every container's environment (the standard OpenTelemetry variables
+# and the pod name they quote).
+TRACING_ENV = {
+    "POD_NAME",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_SERVICE_NAME",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_RESOURCE_ATTRIBUTES",
+}
+
 # The value sets the structural tests run against: the defaults and the documented variants.
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "default": {},
@@ -49,6 +60,8 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "existing-secret": {"unsplash": {"existingSecret": "bird-unsplash"}},
     "hpa-off": {"defaults": {"autoscaling": {"enabled": False}}},
     "inline-key": {"unsplash": {"accessKey": INLINE_KEY}},
+    # Spans to the CloudWatch agent, the receiver's egress opened by the NetworkPolicies.
+    "tracing": {"tracing": {"enabled": True, "environment": "dev"}},
     "all-features": {
         "image": {"pullPolicy": "Always", "tag": "1.2.3"},
         "unsplash": {"accessKey": INLINE_KEY},
@@ -71,6 +84,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
             "serviceMonitor": {"enabled": True, "labels": {"release": "prom"}},
         },
         "tests": {"image": {"digest": "sha256:" + "a" * 64}},
+        "tracing": {"enabled": True, "samplerArg": 1},
     },
 }
 
@@ -127,6 +141,11 @@ class Rendered:
             e["name"]: e["value"] if "value" in e else e["valueFrom"]
             for e in self.container(deployment).get("env", [])
         }
+
+
+def without_tracing(env: dict[str, Any]) -> dict[str, Any]:
+    """A container's env (Rendered.env) without what tracing adds."""
+    return {name: value for name, value in env.items() if name not in TRACING_ENV}
 
 
 def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -16,8 +16,10 @@ from .manifests import (
     RELEASE,
     SERVICE_MONITOR_API,
     SERVICES,
+    TRACING_ENV,
     VALUE_SETS,
     chart_metadata,
+    without_tracing,
 )
 
 HPA_BEHAVIOR = {
@@ -298,6 +300,11 @@ def test_load_balancer_mode_carries_only_the_annotations_you_give_it(render):
 
 def test_env_wiring_per_contract(value_set):
     name, rendered = value_set
+    traced = rendered.values.get("tracing", {}).get("enabled", False)
+    for deployment in DEPLOYMENTS:
+        # What tracing adds is checked in test_chart_tracing; here, that it comes with tracing only.
+        tracing = {k for k in rendered.env(deployment) if k in TRACING_ENV}
+        assert tracing == (TRACING_ENV if traced else set()), (name, deployment)
     common = {
         "LOG_FORMAT": "json",
         "RUST_LOG": "info",
@@ -305,21 +312,21 @@ def test_env_wiring_per_contract(value_set):
         "SHUTDOWN_TIMEOUT_SECS": "10",
         "TOKIO_WORKER_THREADS": "1",
     }
-    bird = rendered.env("bird-api")
+    bird = without_tracing(rendered.env("bird-api"))
     assert bird == common | {
         "PORT": "4201",
         "BIRD_IMAGE_URL": "http://bird-image-api-service:4200",
         "BIRD_IMAGE_TIMEOUT_MS": "3000",
         "BIRD_IMAGE_CACHE_TTL_SECS": "10",
     }
-    frontend = rendered.env("bird-frontend")
+    frontend = without_tracing(rendered.env("bird-frontend"))
     assert frontend == common | {
         "PORT": "3000",
         "BIRD_API_URL": "http://bird-api-service:4201",
         "BIRD_API_TIMEOUT_MS": "4000",
         "UNSPLASH_APP_NAME": "bird-stack",
     }
-    image = rendered.env("bird-image-api")
+    image = without_tracing(rendered.env("bird-image-api"))
     key = image.pop("UNSPLASH_ACCESS_KEY", None)
     assert image == common | {
         "PORT": "4200",
