@@ -43,7 +43,10 @@ resource "aws_eks_addon" "metrics_server" {
 }
 
 # Container Insights: publishes the ContainerInsights metrics the alarms watch and ships
-# container stdout to /aws/containerinsights/<cluster>/application through Fluent Bit.
+# container stdout to /aws/containerinsights/<cluster>/application through Fluent Bit. Its
+# default configuration also turns on Application Signals, whose OTLP receiver (port 4316 of
+# Service amazon-cloudwatch/cloudwatch-agent) takes the services' spans when bird-chart's tracing
+# is on, and sends them to X-Ray: nothing to configure here for traces.
 resource "aws_eks_addon" "cloudwatch_observability" {
   cluster_name                = aws_eks_cluster.main.name
   addon_name                  = "amazon-cloudwatch-observability"
@@ -54,6 +57,7 @@ resource "aws_eks_addon" "cloudwatch_observability" {
   depends_on = [
     aws_eks_node_group.nodes,
     aws_iam_role_policy_attachment.cloudwatch_agent,
+    aws_iam_role_policy_attachment.cloudwatch_agent_xray,
     aws_cloudwatch_log_group.container_insights, # keep our retention and key, not the agent's defaults
   ]
 }

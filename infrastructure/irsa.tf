@@ -46,6 +46,15 @@ resource "aws_iam_role_policy_attachment" "cloudwatch_agent" {
   policy_arn = "arn:${local.partition}:iam::aws:policy/CloudWatchAgentServerPolicy"
 }
 
+# Traces: the agent forwards the spans it receives on its Application Signals port (bird-chart's
+# tracing.otlpEndpoint) to X-Ray with PutTraceSegments. The EKS user guide pairs this policy with
+# the one above for the add-on; CloudWatchAgentServerPolicy carries the same X-Ray writes today,
+# and this one keeps them should that policy change.
+resource "aws_iam_role_policy_attachment" "cloudwatch_agent_xray" {
+  role       = aws_iam_role.irsa["cloudwatch-agent"].name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/AWSXrayWriteOnlyAccess"
+}
+
 # Cluster autoscaler: it may resize and terminate only Auto Scaling groups tagged as owned by
 # this cluster (EKS adds the tags to its managed node groups); reads are not resource-scoped in AWS.
 resource "aws_iam_role_policy" "cluster_autoscaler" {

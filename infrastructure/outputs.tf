@@ -106,8 +106,14 @@ locals {
       "--set unsplash.existingSecret=${var.unsplash_secret_name}",
       "--set services.frontend.service.type=NodePort",
       "--set services.frontend.service.nodePort=${var.frontend_node_port}",
-      "--wait --timeout 10m",
     ],
+    # Spans to the add-on's CloudWatch agent (the chart's default endpoint), named by environment.
+    var.tracing_enabled ? [
+      "--set tracing.enabled=true",
+      "--set tracing.samplerArg=${var.tracing_sample_ratio}",
+      "--set tracing.environment=${var.environment}",
+    ] : [],
+    ["--wait --timeout 10m"],
   ))
 }
 
@@ -117,6 +123,6 @@ output "helm_cluster_autoscaler_command" {
 }
 
 output "helm_bird_chart_command" {
-  description = "Installs bird-chart (the published chart of the release, or bird_chart's local path) with the frontend on the NodePort that the NLB targets (run from infrastructure/)."
+  description = "Installs bird-chart (the published chart of the release, or bird_chart's local path) with the frontend on the NodePort that the NLB targets, and tracing when tracing_enabled (run from infrastructure/)."
   value       = local.helm_bird_chart
 }

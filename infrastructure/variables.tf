@@ -394,6 +394,23 @@ variable "unsplash_secret_name" {
   }
 }
 
+variable "tracing_enabled" {
+  description = "Switches bird-chart's tracing on in the printed helm command: the three services send their spans to the CloudWatch agent of the amazon-cloudwatch-observability add-on, which forwards them to X-Ray (README: Traces). X-Ray bills recorded traces beyond its monthly free tier."
+  type        = bool
+  default     = false
+}
+
+variable "tracing_sample_ratio" {
+  description = "Share of requests traced when tracing_enabled (bird-chart tracing.samplerArg, parent-based ratio sampling), 0 to 1."
+  type        = number
+  default     = 0.1
+
+  validation {
+    condition     = var.tracing_sample_ratio >= 0 && var.tracing_sample_ratio <= 1
+    error_message = "tracing_sample_ratio must be between 0 and 1, such as 0.1 for one request in ten."
+  }
+}
+
 variable "cluster_autoscaler_image_tag" {
   description = "Cluster autoscaler image tag in the printed helm command. Empty means v<kubernetes_version>.0: its minor version must match the cluster's."
   type        = string

@@ -122,6 +122,10 @@ run "control_plane_nodes_add_ons_and_roles_follow_the_spec" {
     error_message = "The Container Insights agent must get CloudWatchAgentServerPolicy through its IRSA role."
   }
   assert {
+    condition     = aws_iam_role_policy_attachment.cloudwatch_agent_xray.role == aws_iam_role.irsa["cloudwatch-agent"].name && aws_iam_role_policy_attachment.cloudwatch_agent_xray.policy_arn == "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
+    error_message = "The agent forwards the services' spans to X-Ray: its IRSA role must get AWSXrayWriteOnlyAccess."
+  }
+  assert {
     condition = alltrue([
       for key, sa in {
         "vpc-cni"            = "system:serviceaccount:kube-system:aws-node"

@@ -85,6 +85,48 @@ run "published_chart_by_default" {
     condition     = !strcontains(output.helm_bird_chart_command, "image.")
     error_message = "The published chart defaults to its release's images; the command must not override them."
   }
+  assert {
+    condition     = !strcontains(output.helm_bird_chart_command, "tracing.")
+    error_message = "Tracing is off unless tracing_enabled: the command must leave the chart's default (off)."
+  }
+}
+
+# Spans to the add-on's agent: the chart's default endpoint, this stack's environment, the ratio.
+run "tracing_in_the_chart_command" {
+  command = plan
+
+  variables {
+    app_image_tag        = "1.4.2"
+    environment          = "prod"
+    tracing_enabled      = true
+    tracing_sample_ratio = 0.25
+  }
+
+  assert {
+    condition = strcontains(output.helm_bird_chart_command, join(" \\\n  ", [
+      "--set tracing.enabled=true",
+      "--set tracing.samplerArg=0.25",
+      "--set tracing.environment=prod",
+      "--wait --timeout 10m",
+    ]))
+    error_message = "With tracing_enabled the command must switch the chart's tracing on, with the sample ratio and the environment, before --wait."
+  }
+  assert {
+    condition     = !strcontains(output.helm_bird_chart_command, "otlpEndpoint")
+    error_message = "The endpoint is the chart's default, the add-on's CloudWatch agent."
+  }
+}
+
+run "tracing_sample_ratio_is_a_share" {
+  command = plan
+
+  variables {
+    app_image_tag        = "1.4.2"
+    tracing_enabled      = true
+    tracing_sample_ratio = 1.5
+  }
+
+  expect_failures = [var.tracing_sample_ratio]
 }
 
 run "published_chart_of_another_registry" {
