@@ -60,3 +60,9 @@ def test_what_the_printed_command_sets_is_a_chart_value_it_accepts():
     allowed = re.search(r'contains\(\[([^\]]+)\], var\.environment\)', variables).group(1)
     for environment in re.findall(r'"([^"]+)"', allowed):
         assert re.fullmatch(schema["environment"]["pattern"], environment), environment
+
+
+def test_the_tracing_variables_reach_the_printed_command_only():
+    """Switching tracing on changes no AWS resource: the agent's grants are there either way."""
+    users = {path.name for path in INFRA.glob("*.tf") if "var.tracing_" in path.read_text()}
+    assert users == {"variables.tf", "outputs.tf"}
