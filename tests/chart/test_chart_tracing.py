@@ -85,6 +85,13 @@ def test_sampler_settings_pass_through(render):
     assert every.env("bird-frontend")["OTEL_TRACES_SAMPLER_ARG"] == "1"
 
 
+def test_a_ratio_given_with_set_is_accepted(render):
+    """Helm's --set reads integers as numbers and 0.25 as a string: both are ratios."""
+    values = helm.parse_set_string("tracing.enabled=true,tracing.samplerArg=0.25")
+    assert values["tracing"]["samplerArg"] == "0.25"
+    assert render(values).env("bird-api")["OTEL_TRACES_SAMPLER_ARG"] == "0.25"
+
+
 def test_on_the_policies_admit_the_agent_on_its_port_only(render):
     network, pods = cluster(render(TRACED))
     for key in SERVICES:
@@ -149,7 +156,8 @@ BAD_TRACING = [
     pytest.param({"otlpEndpoint": ""}, id="empty"),
     pytest.param({"sampler": "sometimes"}, id="unknown-sampler"),
     pytest.param({"samplerArg": 1.5}, id="ratio-over-one"),
-    pytest.param({"samplerArg": "0.1"}, id="ratio-as-string"),
+    pytest.param({"samplerArg": "half"}, id="ratio-not-a-number"),
+    pytest.param({"samplerArg": "1.5"}, id="ratio-string-over-one"),
     pytest.param({"environment": "dev,k8s.pod.name=forged"}, id="environment-breaking-the-attribute-list"),
     pytest.param({"enable": True}, id="misspelt-key"),
 ]

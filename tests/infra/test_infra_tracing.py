@@ -54,7 +54,12 @@ def test_what_the_printed_command_sets_is_a_chart_value_it_accepts():
     # The ratio: Terraform's bounds are the chart's.
     assert settings["samplerArg"] == "${var.tracing_sample_ratio}"
     assert "var.tracing_sample_ratio >= 0 && var.tracing_sample_ratio <= 1" in variables
-    assert (schema["samplerArg"]["minimum"], schema["samplerArg"]["maximum"]) == (0, 1)
+    (number,) = [s for s in schema["samplerArg"]["anyOf"] if s["type"] == "number"]
+    assert (number["minimum"], number["maximum"]) == (0, 1)
+    # Helm's --set hands the printed 0.1 to the chart as a string: the chart takes it.
+    (string,) = [s for s in schema["samplerArg"]["anyOf"] if s["type"] == "string"]
+    default = re.search(r'variable "tracing_sample_ratio" \{.*?default\s*=\s*([0-9.]+)', variables, re.S).group(1)
+    assert re.fullmatch(string["pattern"], default)
     # The environment: every value Terraform allows passes the chart's pattern.
     assert settings["environment"] == "${var.environment}"
     allowed = re.search(r'contains\(\[([^\]]+)\], var\.environment\)', variables).group(1)
