@@ -193,6 +193,44 @@ def test_a_new_frontend_node_port_applies(applied):
     assert_security_groups_admit_cloudfront_to_the_node_port(applied, "dev", CHANGED_NODE_PORT)
 
 
+def rendered_chart_command(argv: list[str], tmp_path) -> list[dict]:
+    """The objects a printed `helm upgrade --install` command installs, rendered by real Helm."""
+    version = option(argv, "--version") if "--version" in argv else None
+    archive = readme_steps.chart_archive(argv[4], version, tmp_path, helm.package)
+    values = readme_steps.helm_values(argv, helm.parse_set_string, helm.parse_set_string_values)
+    with helm.Chart.load_archive(archive.read_bytes()) as chart:
+        files = chart.render(values, name=argv[3], namespace=option(argv, "--namespace"), is_install=True)
+    return [d for path, body in sorted(files.items()) if not path.endswith("NOTES.txt") for d in yaml.safe_load_all(body) if d]
+
+
+def test_tracing_switches_on_in_the_printed_command(applied, tmp_path):
+    """tracing_enabled changes the printed command only; what it installs sends every service's
+    spans to the add-on's agent, whose IAM role may write to X-Ray."""
+    extra = [f"-var=frontend_node_port={CHANGED_NODE_PORT}", "-var=tracing_enabled=true"]
+    out = rehearsal.run_side_by_side(applied.tf, "apply", {"dev": extra})["dev"]
+    counts = rehearsal.resource_counts(out)
+    # Nothing is created or replaced (test_infra_tracing: the variables reach outputs.tf only);
+    # moto's incomplete reads can still make an apply update a resource in place.
+    assert counts["added"] == counts["destroyed"] == 0, counts
+    applied.changed += counts["changed"]
+    print("updated in place:", re.findall(r"# (\S+) will be updated in-place", out))
+    command = words(rehearsal.outputs(applied.tf, "dev")["helm_bird_chart_command"])
+    assert set_value(command, "tracing.enabled") == "true"
+    deployments = [d for d in rendered_chart_command(command, tmp_path) if d["kind"] == "Deployment"]
+    assert len(deployments) == 3
+    for deployment in deployments:
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://cloudwatch-agent.amazon-cloudwatch:4316"
+        assert env["OTEL_TRACES_SAMPLER_ARG"] == "0.1"
+        assert "deployment.environment.name=dev" in env["OTEL_RESOURCE_ATTRIBUTES"]
+
+    iam = applied.client("dev", "iam")
+    (role,) = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].endswith("-cloudwatch-agent")]
+    attached = {p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]}
+    assert attached == {"CloudWatchAgentServerPolicy", "AWSXrayWriteOnlyAccess"}
+
+
 def cluster_autoscaler_deployment(argv: list[str]) -> str:
     """The cluster-autoscaler chart names its Deployment <release>-aws-cluster-autoscaler unless
     fullnameOverride says otherwise (its templates/_helpers.tpl)."""
@@ -220,13 +258,8 @@ def test_the_readme_deploy_path_uses_only_names_that_earlier_steps_create(applie
     assert 'eval "$(terraform output -raw helm_bird_chart_command)"' in deploy
     argv = words(chart_command)
     assert argv[:3] == ["helm", "upgrade", "--install"]
-    release, namespace = argv[3], option(argv, "--namespace")
-    version = option(argv, "--version") if "--version" in argv else None
-    archive = readme_steps.chart_archive(argv[4], version, tmp_path, helm.package)
-    values = readme_steps.helm_values(argv, helm.parse_set_string, helm.parse_set_string_values)
-    with helm.Chart.load_archive(archive.read_bytes()) as chart:
-        files = chart.render(values, name=release, namespace=namespace, is_install=True)
-    docs = [d for path, body in sorted(files.items()) if not path.endswith("NOTES.txt") for d in yaml.safe_load_all(body) if d]
+    namespace = option(argv, "--namespace")
+    docs = rendered_chart_command(argv, tmp_path)
     rendered = {(d["kind"], d["metadata"]["name"]) for d in docs}
     deployments = {name for kind, name in rendered if kind == "Deployment"}
     assert deployments == {"bird-api", "bird-image-api", "bird-frontend"}
