@@ -16,7 +16,7 @@ const BOUND: Duration = Duration::from_secs(3);
 
 async fn start(unsplash: &str, key: Option<&str>, ttl_secs: u64) -> TestServer {
     let mut config = Config::for_tests(Url::parse(unsplash).unwrap(), key);
-    config.unsplash_timeout_ms = Duration::from_millis(300);
+    config.unsplash_timeout = Duration::from_millis(300);
     config.cache_ttl_secs = ttl_secs;
     TestServer::start("bird-image", ShutdownSettings::IMMEDIATE, |lifecycle| {
         bird_image::app(&config, lifecycle)

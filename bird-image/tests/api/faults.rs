@@ -13,7 +13,7 @@ const IN_FLIGHT: &str = r#"upstream_in_flight{upstream="unsplash"}"#;
 
 async fn start(unsplash: &str, configure: impl FnOnce(&mut Config)) -> TestServer {
     let mut config = Config::for_tests(Url::parse(unsplash).unwrap(), Some("fault-test-key"));
-    config.unsplash_timeout_ms = Duration::from_millis(500);
+    config.unsplash_timeout = Duration::from_millis(500);
     configure(&mut config);
     TestServer::start("bird-image", ShutdownSettings::IMMEDIATE, |lifecycle| {
         bird_image::app(&config, lifecycle)
@@ -53,7 +53,7 @@ async fn every_transport_fault_answers_the_default_image_within_the_budget() {
 async fn a_hanging_unsplash_starves_neither_probes_nor_callers() {
     let unsplash = Fault::NoHeaders.serve().await;
     let app = start(&unsplash, |config| {
-        config.unsplash_timeout_ms = Duration::from_secs(3);
+        config.unsplash_timeout = Duration::from_secs(3);
         config.unsplash_max_calls_per_hour = 1000;
     })
     .await;

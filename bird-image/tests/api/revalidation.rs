@@ -40,7 +40,7 @@ async fn an_expired_photo_is_answered_at_once_while_one_call_refreshes_it() {
     let clock = ManualClock::default();
     let app = start(&unsplash.uri(), &clock, |config| {
         config.cache_ttl_secs = TTL.as_secs();
-        config.unsplash_timeout_ms = Duration::from_secs(60);
+        config.unsplash_timeout = Duration::from_secs(60);
     })
     .await;
     assert_eq!(photo_for(&app, "Bald%20Eagle").await, OLD);

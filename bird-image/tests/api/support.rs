@@ -25,7 +25,7 @@ pub async fn start(
     configure: impl FnOnce(&mut Config),
 ) -> TestServer {
     let mut config = Config::for_tests(Url::parse(unsplash).unwrap(), Some(KEY));
-    config.unsplash_timeout_ms = Duration::from_millis(500);
+    config.unsplash_timeout = Duration::from_millis(500);
     configure(&mut config);
     let clock = Arc::new(clock.clone());
     TestServer::start("bird-image", ShutdownSettings::IMMEDIATE, |lifecycle| {

@@ -18,7 +18,7 @@ const BOUND: Duration = Duration::from_secs(3);
 
 async fn start_bird(bird_image: &str, settings: ShutdownSettings) -> TestServer {
     let mut config = Config::for_tests(Url::parse(bird_image).unwrap());
-    config.bird_image_timeout_ms = Duration::from_millis(1000);
+    config.bird_image_timeout = Duration::from_millis(1000);
     config.bird_image_cache_ttl_secs = 0;
     TestServer::start("bird", settings, |lifecycle| bird::app(&config, lifecycle)).await
 }

@@ -17,7 +17,7 @@ const BOUND: Duration = Duration::from_secs(3);
 
 async fn start_frontend(bird: &str) -> TestServer {
     let mut config = Config::for_tests(Url::parse(bird).unwrap());
-    config.bird_api_timeout_ms = Duration::from_millis(400);
+    config.bird_api_timeout = Duration::from_millis(400);
     TestServer::start("frontend", ShutdownSettings::IMMEDIATE, |lifecycle| {
         frontend::app(&config, lifecycle)
     })

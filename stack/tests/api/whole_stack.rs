@@ -51,8 +51,8 @@ fn the_default_timeouts_nest() {
     let image = bird_image::Config::parse_from(["bird-image"]);
     let bird = bird::Config::parse_from(["bird"]);
     let frontend = frontend::Config::parse_from(["frontend"]);
-    assert!(image.unsplash_timeout_ms < bird.bird_image_timeout_ms);
-    assert!(bird.bird_image_timeout_ms < frontend.bird_api_timeout_ms);
+    assert!(image.unsplash_timeout < bird.bird_image_timeout);
+    assert!(bird.bird_image_timeout < frontend.bird_api_timeout);
 }
 
 /// With Unsplash hanging, bird-image answers the default image at its 2 s budget, before bird's
