@@ -4,7 +4,8 @@ use std::fmt;
 use std::time::Duration;
 
 use clap::Parser;
-use service_kit::config::{DEFAULT_IMAGE_URL, ServerArgs, http_url, millis};
+use service_kit::config::{ServerArgs, http_url, millis};
+use service_kit::photo::DEFAULT_IMAGE_URL;
 use url::{Host, Url};
 
 pub const DEFAULT_PORT: u16 = 4200;

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use clap::Parser;
-use service_kit::config::{DEFAULT_IMAGE_URL, ServerArgs, http_url, millis};
+use service_kit::config::{ServerArgs, http_url, millis};
+use service_kit::photo::DEFAULT_IMAGE_URL;
 use url::Url;
 
 pub const DEFAULT_PORT: u16 = 4201;

@@ -12,10 +12,11 @@ use axum::{Json, Router};
 use serde::Serialize;
 use service_kit::RequestId;
 use service_kit::error;
+use service_kit::photo::Credit;
 use url::Url;
 
 use crate::catalogue::{self, BIRDS, Species};
-use crate::images::{BirdImage, Credit, Image};
+use crate::images::{BirdImage, Image};
 
 pub const DISGUISED_NAME: &str = "Bird in disguise";
 

@@ -3,8 +3,9 @@
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use service_kit::RequestId;
-use service_kit::config::is_web_url;
 use service_kit::http_client::{UpstreamClient, UpstreamError};
+use service_kit::photo::Credit;
+use service_kit::web_url::is_web_url;
 use url::Url;
 
 /// A bird as bird answers it. Every URL is an absolute http(s) URL once [`BirdApi::random`]
@@ -15,14 +16,6 @@ pub struct Bird {
     pub description: String,
     pub image: Url,
     pub credit: Option<Credit>,
-}
-
-/// The photographer of an Unsplash photo; `None` for the default image.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
-pub struct Credit {
-    pub name: String,
-    pub profile_url: Url,
-    pub photo_url: Url,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
