@@ -20,21 +20,12 @@ pub struct Image {
     pub credit: Option<Credit>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ImageError {
+    #[error(transparent)]
     Upstream(UpstreamError),
+    #[error("bird-image sent an image address that is not a web URL")]
     NotWebUrl,
-}
-
-impl std::fmt::Display for ImageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Upstream(err) => err.fmt(f),
-            Self::NotWebUrl => {
-                f.write_str("bird-image sent an image address that is not a web URL")
-            }
-        }
-    }
 }
 
 #[derive(Clone)]

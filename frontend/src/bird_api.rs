@@ -18,20 +18,13 @@ pub struct Bird {
     pub credit: Option<Credit>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BirdError {
+    #[error(transparent)]
     Upstream(UpstreamError),
     /// bird guarantees web URLs; anything else (`javascript:`, `data:`) is refused, not shown.
+    #[error("bird sent an address that is not a web URL")]
     NotWebUrl,
-}
-
-impl std::fmt::Display for BirdError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Upstream(err) => err.fmt(f),
-            Self::NotWebUrl => f.write_str("bird sent an address that is not a web URL"),
-        }
-    }
 }
 
 #[derive(Clone)]
