@@ -260,6 +260,8 @@ pub fn with_utm(url: Url, utm_source: &str) -> Url {
 
 #[cfg(test)]
 mod tests {
+    use service_kit::photo::DEFAULT_IMAGE_URL;
+
     use super::*;
 
     #[test]
@@ -391,9 +393,8 @@ mod tests {
 
     #[test]
     fn only_a_credited_photo_gets_a_srcset() {
-        let default = "https://www.pokemonmillennium.net/wp-content/uploads/2015/11/missingno.png";
-        let html = render(bird(default, false));
-        assert!(html.contains(&format!(r#"id="photo" src="{default}" alt="#)));
+        let html = render(bird(DEFAULT_IMAGE_URL, false));
+        assert!(html.contains(&format!(r#"id="photo" src="{DEFAULT_IMAGE_URL}" alt="#)));
         assert_eq!(attribute(&html, "srcset"), None);
         assert_eq!(attribute(&html, "sizes"), None);
 

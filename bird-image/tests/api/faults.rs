@@ -2,9 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::DEFAULT_IMAGE;
 use bird_image::Config;
 use serde_json::{Value, json};
+use service_kit::photo::DEFAULT_IMAGE_URL;
 use service_kit::server::ShutdownSettings;
 use service_kit::testing::{Fault, TestServer, assert_probes_answer_promptly};
 use url::Url;
@@ -37,7 +37,7 @@ async fn every_transport_fault_answers_the_default_image_within_the_budget() {
         let body: Value = response.json().await.unwrap();
         assert_eq!(
             body,
-            json!({"url": DEFAULT_IMAGE, "credit": null}),
+            json!({"url": DEFAULT_IMAGE_URL, "credit": null}),
             "{fault:?}"
         );
         assert!(
@@ -74,7 +74,7 @@ async fn a_hanging_unsplash_starves_neither_probes_nor_callers() {
         assert_eq!(response.status(), 200);
         assert_eq!(
             response.json::<Value>().await.unwrap(),
-            json!(DEFAULT_IMAGE)
+            json!(DEFAULT_IMAGE_URL)
         );
     }
 }

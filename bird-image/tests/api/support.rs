@@ -15,8 +15,6 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockBuilder, MockServer};
 
 pub const KEY: &str = "test-access-key-0123456789";
-pub const DEFAULT_IMAGE: &str =
-    "https://www.pokemonmillennium.net/wp-content/uploads/2015/11/missingno.png";
 
 /// bird-image with a key, Unsplash at `unsplash`, time standing still until `clock` moves.
 pub async fn start(

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 
 use serde_json::{Value, json};
+use service_kit::photo::DEFAULT_IMAGE_URL;
 use service_kit::server::ShutdownSettings;
 use service_kit::testing::{Fault, LogCapture, TestServer};
 use url::Url;
@@ -12,8 +13,6 @@ use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const KEY: &str = "leak-canary-5f3a9c0e7d1b";
-const DEFAULT_IMAGE: &str =
-    "https://www.pokemonmillennium.net/wp-content/uploads/2015/11/missingno.png";
 
 struct Stack {
     bird_image: TestServer,
@@ -68,7 +67,7 @@ async fn a_hanging_unsplash_still_gives_the_page_a_real_bird() {
     assert_eq!(response.status(), 200);
     let bird: Value = response.json().await.unwrap();
     assert_ne!(bird["name"], "Bird in disguise");
-    assert_eq!(bird["image"], DEFAULT_IMAGE);
+    assert_eq!(bird["image"], DEFAULT_IMAGE_URL);
     assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
 }
 
