@@ -290,6 +290,9 @@ async fn start_stack(photos: &Photos) -> Stack {
     // Deadlines are not under test here, and this binary's other tests put the machine under
     // load meanwhile: budgets a slow moment cannot spend keep the photos Unsplash's.
     image_config.unsplash_timeout = Duration::from_secs(8);
+    // Nor is the hourly call budget: a walk through the page may meet all twelve birds, and a
+    // bird past the default five would get the default image in place of its photo.
+    image_config.unsplash_max_calls_per_hour = 50;
     let bird_image = TestServer::start(
         bird_image::SERVICE,
         ShutdownSettings::IMMEDIATE,
