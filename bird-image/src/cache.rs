@@ -148,8 +148,9 @@ struct Slot {
 #[derive(Clone)]
 struct Answer {
     photo: Arc<Photo>,
-    /// `photo` was found on Unsplash (rather than being the default image).
-    found: bool,
+    /// `photo` came from Unsplash (rather than being the default image): a last good photo
+    /// to keep serving when a later lookup fails.
+    from_unsplash: bool,
     /// When to ask Unsplash again.
     due: Instant,
 }
@@ -191,6 +192,8 @@ impl Lookups {
                 })
             })
             .await;
+        // moka's "fresh": this call ran the lookup that inserted the entry (concurrent callers
+        // that waited for it are not fresh, and count as hits).
         if entry.is_fresh() {
             self.metrics.misses.inc();
             return entry.into_value().answer().photo;
@@ -270,11 +273,11 @@ impl Lookups {
         match found {
             Ok(photo) => Answer {
                 photo: Arc::new(photo),
-                found: true,
+                from_unsplash: true,
                 due: now + self.ttl,
             },
             Err(err) => {
-                let last_good = previous.filter(|answer| answer.found);
+                let last_good = previous.filter(|answer| answer.from_unsplash);
                 if !err.is_quota() {
                     tracing::warn!(
                         service = crate::SERVICE,
@@ -289,7 +292,7 @@ impl Lookups {
                 Answer {
                     photo: last_good
                         .map_or_else(|| self.default_photo.clone(), |a| a.photo.clone()),
-                    found: last_good.is_some(),
+                    from_unsplash: last_good.is_some(),
                     due: now + self.ttl.min(RETRY_AFTER),
                 }
             }

@@ -4,7 +4,8 @@ use std::fmt;
 use std::time::Duration;
 
 use clap::Parser;
-use service_kit::config::{DEFAULT_IMAGE_URL, ServerArgs, http_url, millis};
+use service_kit::config::{ServerArgs, http_url, millis};
+use service_kit::photo::DEFAULT_IMAGE_URL;
 use url::{Host, Url};
 
 pub const DEFAULT_PORT: u16 = 4200;
@@ -28,8 +29,10 @@ pub struct Config {
     pub unsplash_access_key: Option<AccessKey>,
 
     /// Budget for one Unsplash call, in milliseconds.
-    #[arg(long, env = "UNSPLASH_TIMEOUT_MS", default_value = "2000", value_parser = millis)]
-    pub unsplash_timeout_ms: Duration,
+    // The field holds a duration; the flag and the variable keep their names (a contract).
+    #[arg(long = "unsplash-timeout-ms", env = "UNSPLASH_TIMEOUT_MS",
+          value_name = "UNSPLASH_TIMEOUT_MS", default_value = "2000", value_parser = millis)]
+    pub unsplash_timeout: Duration,
 
     /// Seconds a photo found on Unsplash is answered before it is refreshed (in the background).
     // A day: a bird's photo is the first search result, which stays the same for days, so a
@@ -127,6 +130,21 @@ impl fmt::Debug for AccessKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_timeout_keeps_its_flag_and_variable() {
+        let parse =
+            |value: &str| Config::try_parse_from(["bird-image", "--unsplash-timeout-ms", value]);
+        assert_eq!(
+            parse("250").unwrap().unsplash_timeout,
+            Duration::from_millis(250)
+        );
+        let refused = parse("soon").unwrap_err().to_string();
+        assert!(
+            refused.contains("'--unsplash-timeout-ms <UNSPLASH_TIMEOUT_MS>'"),
+            "{refused}"
+        );
+    }
     use crate::{catalogue, key_quota};
 
     /// The arithmetic of the defaults' comments: a fleet at the chart's largest stays inside a

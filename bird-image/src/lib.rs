@@ -45,7 +45,7 @@ pub fn app_with_clock(
         .filter(|k| !k.is_empty())
     {
         Some(key) => {
-            let mut settings = UpstreamSettings::new("unsplash", config.unsplash_timeout_ms);
+            let mut settings = UpstreamSettings::new("unsplash", config.unsplash_timeout);
             settings.max_in_flight = UNSPLASH_MAX_IN_FLIGHT;
             let client = UpstreamClient::new(settings, UpstreamMetrics::register(&mut registry))
                 .map_err(|err| format!("cannot build the HTTP client: {err}"))?;

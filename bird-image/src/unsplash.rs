@@ -5,6 +5,8 @@ use axum::http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 use service_kit::config::endpoint;
 use service_kit::http_client::{UpstreamClient, UpstreamError};
+use service_kit::photo::Credit;
+use service_kit::web_url::with_query_params;
 use url::Url;
 
 use crate::config::AccessKey;
@@ -19,14 +21,6 @@ const QUALITY: &str = "100";
 pub struct Photo {
     pub url: Url,
     pub credit: Option<Credit>,
-}
-
-/// Attribution Unsplash's guidelines require: the photographer, with links to them and to the photo.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Credit {
-    pub name: String,
-    pub profile_url: Url,
-    pub photo_url: Url,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -179,18 +173,8 @@ fn https_url(raw: &str) -> Option<Url> {
 /// `raw` with its `w` and `q` parameters set to full width and quality, other parameters kept.
 /// `None` unless it is an absolute https URL.
 pub fn high_resolution(raw: &str) -> Option<Url> {
-    let mut url = https_url(raw)?;
-    let kept: Vec<(String, String)> = url
-        .query_pairs()
-        .filter(|(k, _)| k != "w" && k != "q")
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    url.query_pairs_mut()
-        .clear()
-        .extend_pairs(kept)
-        .append_pair("w", WIDTH)
-        .append_pair("q", QUALITY);
-    Some(url)
+    let url = https_url(raw)?;
+    Some(with_query_params(url, &[("w", WIDTH), ("q", QUALITY)]))
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use clap::Parser;
-use service_kit::config::{DEFAULT_IMAGE_URL, ServerArgs, http_url, millis};
+use service_kit::config::{ServerArgs, http_url, millis};
+use service_kit::photo::DEFAULT_IMAGE_URL;
 use url::Url;
 
 pub const DEFAULT_PORT: u16 = 4201;
@@ -23,8 +24,10 @@ pub struct Config {
     pub bird_image_url: Url,
 
     /// Budget for one call to bird-image, in milliseconds (above bird-image's own Unsplash budget).
-    #[arg(long, env = "BIRD_IMAGE_TIMEOUT_MS", default_value = "3000", value_parser = millis)]
-    pub bird_image_timeout_ms: Duration,
+    // The field holds a duration; the flag and the variable keep their names (a contract).
+    #[arg(long = "bird-image-timeout-ms", env = "BIRD_IMAGE_TIMEOUT_MS",
+          value_name = "BIRD_IMAGE_TIMEOUT_MS", default_value = "3000", value_parser = millis)]
+    pub bird_image_timeout: Duration,
 
     /// Seconds a photo answered by bird-image is reused; 0 asks bird-image every time.
     #[arg(long, env = "BIRD_IMAGE_CACHE_TTL_SECS", default_value_t = 10,
@@ -43,5 +46,25 @@ impl Config {
         config.server = ServerArgs::ephemeral();
         config.bird_image_url = bird_image_url;
         config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_timeout_keeps_its_flag_and_variable() {
+        let parse =
+            |value: &str| Config::try_parse_from(["bird", "--bird-image-timeout-ms", value]);
+        assert_eq!(
+            parse("250").unwrap().bird_image_timeout,
+            Duration::from_millis(250)
+        );
+        let refused = parse("soon").unwrap_err().to_string();
+        assert!(
+            refused.contains("'--bird-image-timeout-ms <BIRD_IMAGE_TIMEOUT_MS>'"),
+            "{refused}"
+        );
     }
 }

@@ -7,8 +7,10 @@ use axum::http::HeaderMap;
 use moka::future::Cache;
 use serde::{Deserialize, Serialize};
 use service_kit::RequestId;
-use service_kit::config::{endpoint, is_web_url};
+use service_kit::config::endpoint;
 use service_kit::http_client::{UpstreamClient, UpstreamError};
+use service_kit::photo::Credit;
+use service_kit::web_url::is_web_url;
 use url::Url;
 
 /// A photo and its credit, as bird-image answers them.
@@ -18,28 +20,12 @@ pub struct Image {
     pub credit: Option<Credit>,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
-pub struct Credit {
-    pub name: String,
-    pub profile_url: Url,
-    pub photo_url: Url,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ImageError {
+    #[error(transparent)]
     Upstream(UpstreamError),
+    #[error("bird-image sent an image address that is not a web URL")]
     NotWebUrl,
-}
-
-impl std::fmt::Display for ImageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Upstream(err) => err.fmt(f),
-            Self::NotWebUrl => {
-                f.write_str("bird-image sent an image address that is not a web URL")
-            }
-        }
-    }
 }
 
 #[derive(Clone)]

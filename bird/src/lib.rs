@@ -23,7 +23,7 @@ pub const SERVICE: &str = "bird";
 pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
     let mut registry = Registry::default();
     let client = UpstreamClient::new(
-        UpstreamSettings::new("bird-image", config.bird_image_timeout_ms),
+        UpstreamSettings::new("bird-image", config.bird_image_timeout),
         UpstreamMetrics::register(&mut registry),
     )
     .map_err(|err| format!("cannot build the HTTP client: {err}"))?;

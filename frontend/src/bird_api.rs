@@ -3,8 +3,9 @@
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use service_kit::RequestId;
-use service_kit::config::is_web_url;
 use service_kit::http_client::{UpstreamClient, UpstreamError};
+use service_kit::photo::Credit;
+use service_kit::web_url::is_web_url;
 use url::Url;
 
 /// A bird as bird answers it. Every URL is an absolute http(s) URL once [`BirdApi::random`]
@@ -17,28 +18,13 @@ pub struct Bird {
     pub credit: Option<Credit>,
 }
 
-/// The photographer of an Unsplash photo; `None` for the default image.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
-pub struct Credit {
-    pub name: String,
-    pub profile_url: Url,
-    pub photo_url: Url,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BirdError {
+    #[error(transparent)]
     Upstream(UpstreamError),
     /// bird guarantees web URLs; anything else (`javascript:`, `data:`) is refused, not shown.
+    #[error("bird sent an address that is not a web URL")]
     NotWebUrl,
-}
-
-impl std::fmt::Display for BirdError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Upstream(err) => err.fmt(f),
-            Self::NotWebUrl => f.write_str("bird sent an address that is not a web URL"),
-        }
-    }
 }
 
 #[derive(Clone)]

@@ -23,8 +23,10 @@ pub struct Config {
     pub bird_api_url: Url,
 
     /// Budget for one call to bird, in milliseconds (above bird's own 3000 ms budget for bird-image).
-    #[arg(long, env = "BIRD_API_TIMEOUT_MS", default_value = "4000", value_parser = millis)]
-    pub bird_api_timeout_ms: Duration,
+    // The field holds a duration; the flag and the variable keep their names (a contract).
+    #[arg(long = "bird-api-timeout-ms", env = "BIRD_API_TIMEOUT_MS",
+          value_name = "BIRD_API_TIMEOUT_MS", default_value = "4000", value_parser = millis)]
+    pub bird_api_timeout: Duration,
 
     /// This app's name on Unsplash, sent as `utm_source` in the photo credit links.
     #[arg(long, env = "UNSPLASH_APP_NAME", default_value = "bird_explorer", value_parser = app_name)]
@@ -57,6 +59,21 @@ fn app_name(value: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_timeout_keeps_its_flag_and_variable() {
+        let parse =
+            |value: &str| Config::try_parse_from(["frontend", "--bird-api-timeout-ms", value]);
+        assert_eq!(
+            parse("250").unwrap().bird_api_timeout,
+            Duration::from_millis(250)
+        );
+        let refused = parse("soon").unwrap_err().to_string();
+        assert!(
+            refused.contains("'--bird-api-timeout-ms <BIRD_API_TIMEOUT_MS>'"),
+            "{refused}"
+        );
+    }
 
     #[test]
     fn app_name_is_a_safe_token() {

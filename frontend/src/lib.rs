@@ -28,7 +28,7 @@ pub const SERVICE: &str = "frontend";
 pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
     let mut registry = Registry::default();
     let client = UpstreamClient::new(
-        UpstreamSettings::new("bird", config.bird_api_timeout_ms),
+        UpstreamSettings::new("bird", config.bird_api_timeout),
         UpstreamMetrics::register(&mut registry),
     )
     .map_err(|err| format!("cannot build the HTTP client: {err}"))?;

@@ -8,10 +8,12 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use service_kit::RequestId;
+use service_kit::photo::Credit;
+use service_kit::web_url::with_query_params;
 use url::Url;
 
 use crate::assets::Assets;
-use crate::bird_api::{Bird, Credit};
+use crate::bird_api::Bird;
 use crate::routes::{AppState, NO_STORE};
 
 /// The home page shows a random bird. CloudFront (which keeps pages up to 5 minutes) may
@@ -216,7 +218,7 @@ pub fn srcset(image: &Url) -> String {
     // `w` is set last, and empty: each rendition is this URL with its width appended, so one
     // query rewrite serves all of them (this runs for every page).
     let [auto, quality, dpr] = PHOTO_PARAMS;
-    let base = with_params(base, &[auto, quality, dpr, ("w", "")]);
+    let base = with_query_params(base, &[auto, quality, dpr, ("w", "")]);
     let base = base.as_str();
     debug_assert!(base.ends_with("&w="));
     PHOTO_WIDTHS
@@ -250,29 +252,16 @@ impl Srcsets {
 
 /// `url` with the referral parameters Unsplash's guidelines ask for (replacing any present).
 pub fn with_utm(url: Url, utm_source: &str) -> Url {
-    with_params(
+    with_query_params(
         url,
         &[("utm_source", utm_source), ("utm_medium", "referral")],
     )
 }
 
-/// `url` with each of `params` set: earlier values of those keys removed, every other
-/// parameter kept in its place, the new ones appended in order.
-fn with_params(mut url: Url, params: &[(&str, &str)]) -> Url {
-    let kept: Vec<(String, String)> = url
-        .query_pairs()
-        .filter(|(key, _)| params.iter().all(|(set, _)| key != set))
-        .map(|(key, value)| (key.into_owned(), value.into_owned()))
-        .collect();
-    url.query_pairs_mut()
-        .clear()
-        .extend_pairs(kept)
-        .extend_pairs(params);
-    url
-}
-
 #[cfg(test)]
 mod tests {
+    use service_kit::photo::DEFAULT_IMAGE_URL;
+
     use super::*;
 
     #[test]
@@ -404,9 +393,8 @@ mod tests {
 
     #[test]
     fn only_a_credited_photo_gets_a_srcset() {
-        let default = "https://www.pokemonmillennium.net/wp-content/uploads/2015/11/missingno.png";
-        let html = render(bird(default, false));
-        assert!(html.contains(&format!(r#"id="photo" src="{default}" alt="#)));
+        let html = render(bird(DEFAULT_IMAGE_URL, false));
+        assert!(html.contains(&format!(r#"id="photo" src="{DEFAULT_IMAGE_URL}" alt="#)));
         assert_eq!(attribute(&html, "srcset"), None);
         assert_eq!(attribute(&html, "sizes"), None);
 

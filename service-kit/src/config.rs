@@ -8,6 +8,8 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use url::Url;
 
+use crate::web_url::is_web_url;
+
 /// Where to listen, how to log and how to shut down. Flattened into each service's config.
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
@@ -107,15 +109,6 @@ fn one_line(service: &str, err: &clap::Error) -> String {
     let rendered = err.to_string();
     let first = rendered.lines().next().unwrap_or("invalid configuration");
     format!("{service}: {}", first.trim_start_matches("error: "))
-}
-
-/// The image shown when no photo can be had: the original's.
-pub const DEFAULT_IMAGE_URL: &str =
-    "https://www.pokemonmillennium.net/wp-content/uploads/2015/11/missingno.png";
-
-/// An absolute `http` or `https` URL with a host: the only kind put into a page or followed.
-pub fn is_web_url(url: &Url) -> bool {
-    matches!(url.scheme(), "http" | "https") && url.host().is_some()
 }
 
 /// A clap value parser for upstream base URLs: absolute `http` or `https` URLs, which may

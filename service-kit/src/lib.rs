@@ -12,11 +12,13 @@ pub mod healthcheck;
 pub mod http_client;
 pub mod lifecycle;
 pub mod metrics;
+pub mod photo;
 pub mod request_id;
 pub mod server;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod web_url;
 
 pub use app::{AppParts, finish};
 pub use lifecycle::Lifecycle;

@@ -2,9 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{DEFAULT_IMAGE, KEY, photo, search};
+use crate::support::{KEY, photo, search};
 use bird_image::Config;
 use serde_json::{Value, json};
+use service_kit::photo::DEFAULT_IMAGE_URL;
 use service_kit::server::ShutdownSettings;
 use service_kit::testing::{LogCapture, TestServer};
 use url::Url;
@@ -16,7 +17,7 @@ const BOUND: Duration = Duration::from_secs(3);
 
 async fn start(unsplash: &str, key: Option<&str>, ttl_secs: u64) -> TestServer {
     let mut config = Config::for_tests(Url::parse(unsplash).unwrap(), key);
-    config.unsplash_timeout_ms = Duration::from_millis(300);
+    config.unsplash_timeout = Duration::from_millis(300);
     config.cache_ttl_secs = ttl_secs;
     TestServer::start("bird-image", ShutdownSettings::IMMEDIATE, |lifecycle| {
         bird_image::app(&config, lifecycle)
@@ -132,7 +133,7 @@ async fn every_unsplash_failure_answers_the_default_image_in_bounded_time() {
         assert_eq!(status, 200, "{case}");
         assert_eq!(
             body,
-            json!({"url": DEFAULT_IMAGE, "credit": null}),
+            json!({"url": DEFAULT_IMAGE_URL, "credit": null}),
             "{case}"
         );
         assert!(
@@ -151,7 +152,7 @@ async fn unreachable_unsplash_answers_the_default_image() {
     let app = start(&url, Some(KEY), 3600).await;
     let started = Instant::now();
     let (status, body) = get_json(&app.url("/?birdName=Mallard")).await;
-    assert_eq!((status, body), (200, json!(DEFAULT_IMAGE)));
+    assert_eq!((status, body), (200, json!(DEFAULT_IMAGE_URL)));
     assert!(started.elapsed() < BOUND);
 }
 
@@ -213,7 +214,7 @@ async fn without_a_key_unsplash_is_never_called() {
     let (status, body) = get_json(&app.url("/v1/image?birdName=Bald%20Eagle")).await;
     assert_eq!(
         (status, body),
-        (200, json!({"url": DEFAULT_IMAGE, "credit": null}))
+        (200, json!({"url": DEFAULT_IMAGE_URL, "credit": null}))
     );
 }
 
@@ -227,7 +228,7 @@ async fn missing_or_empty_bird_name_answers_the_default_image() {
     let app = start(&unsplash.uri(), Some(KEY), 3600).await;
     for query in ["/", "/?birdName=", "/?birdName=%20%20", "/?other=1"] {
         let (status, body) = get_json(&app.url(query)).await;
-        assert_eq!((status, body), (200, json!(DEFAULT_IMAGE)), "{query}");
+        assert_eq!((status, body), (200, json!(DEFAULT_IMAGE_URL)), "{query}");
     }
 }
 

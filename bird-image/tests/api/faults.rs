@@ -2,9 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::DEFAULT_IMAGE;
 use bird_image::Config;
 use serde_json::{Value, json};
+use service_kit::photo::DEFAULT_IMAGE_URL;
 use service_kit::server::ShutdownSettings;
 use service_kit::testing::{Fault, TestServer, assert_probes_answer_promptly};
 use url::Url;
@@ -13,7 +13,7 @@ const IN_FLIGHT: &str = r#"upstream_in_flight{upstream="unsplash"}"#;
 
 async fn start(unsplash: &str, configure: impl FnOnce(&mut Config)) -> TestServer {
     let mut config = Config::for_tests(Url::parse(unsplash).unwrap(), Some("fault-test-key"));
-    config.unsplash_timeout_ms = Duration::from_millis(500);
+    config.unsplash_timeout = Duration::from_millis(500);
     configure(&mut config);
     TestServer::start("bird-image", ShutdownSettings::IMMEDIATE, |lifecycle| {
         bird_image::app(&config, lifecycle)
@@ -37,7 +37,7 @@ async fn every_transport_fault_answers_the_default_image_within_the_budget() {
         let body: Value = response.json().await.unwrap();
         assert_eq!(
             body,
-            json!({"url": DEFAULT_IMAGE, "credit": null}),
+            json!({"url": DEFAULT_IMAGE_URL, "credit": null}),
             "{fault:?}"
         );
         assert!(
@@ -53,7 +53,7 @@ async fn every_transport_fault_answers_the_default_image_within_the_budget() {
 async fn a_hanging_unsplash_starves_neither_probes_nor_callers() {
     let unsplash = Fault::NoHeaders.serve().await;
     let app = start(&unsplash, |config| {
-        config.unsplash_timeout_ms = Duration::from_secs(3);
+        config.unsplash_timeout = Duration::from_secs(3);
         config.unsplash_max_calls_per_hour = 1000;
     })
     .await;
@@ -74,7 +74,7 @@ async fn a_hanging_unsplash_starves_neither_probes_nor_callers() {
         assert_eq!(response.status(), 200);
         assert_eq!(
             response.json::<Value>().await.unwrap(),
-            json!(DEFAULT_IMAGE)
+            json!(DEFAULT_IMAGE_URL)
         );
     }
 }

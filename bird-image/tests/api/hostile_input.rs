@@ -6,7 +6,7 @@
 
 use std::sync::LazyLock;
 
-use crate::support::{DEFAULT_IMAGE, KEY, photo, search};
+use crate::support::{KEY, photo, search};
 use axum::body::Body;
 use axum::http::Request;
 use bird_image::Config;
@@ -14,6 +14,7 @@ use bird_image::unsplash::high_resolution;
 use proptest::prelude::*;
 use serde_json::Value;
 use service_kit::Lifecycle;
+use service_kit::photo::DEFAULT_IMAGE_URL;
 use tower::ServiceExt;
 use url::Url;
 use wiremock::{MockServer, ResponseTemplate};
@@ -193,7 +194,7 @@ proptest! {
         prop_assert!((200..500).contains(&status), "{uri} answered {status}");
         if status == 200 {
             let url = answered_url(&body, v1);
-            prop_assert!(url == PHOTO || url == DEFAULT_IMAGE, "{uri} answered {url}");
+            prop_assert!(url == PHOTO || url == DEFAULT_IMAGE_URL, "{uri} answered {url}");
         }
     }
 
@@ -219,7 +220,7 @@ proptest! {
         prop_assert_eq!(status, 200);
         let url = answered_url(&body, v1);
         if trimmed.is_empty() {
-            prop_assert_eq!(url, DEFAULT_IMAGE);
+            prop_assert_eq!(url, DEFAULT_IMAGE_URL);
             return Ok(());
         }
         prop_assert_eq!(url, PHOTO);

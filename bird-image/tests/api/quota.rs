@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use crate::support::{DEFAULT_IMAGE, metric, photo, photo_for, search, start, wait_for_metric};
+use crate::support::{metric, photo, photo_for, search, start, wait_for_metric};
 use bird_image::clock::ManualClock;
+use service_kit::photo::DEFAULT_IMAGE_URL;
 use service_kit::testing::LogCapture;
 use wiremock::{MockServer, ResponseTemplate};
 
@@ -54,7 +55,7 @@ async fn a_spent_budget_answers_the_last_good_photo_or_else_the_default_image() 
     wait_for_metric(&app, "image_cache_failed_refreshes_total", 1.0).await;
     assert_eq!(photo_for(&app, "Blue%20Jay").await, PHOTO, "kept");
     for _ in 0..3 {
-        assert_eq!(photo_for(&app, "Mallard").await, DEFAULT_IMAGE);
+        assert_eq!(photo_for(&app, "Mallard").await, DEFAULT_IMAGE_URL);
     }
     assert_eq!(metric(&app, OVER_BUDGET).await, 2.0);
     assert_eq!(unsplash.received_requests().await.unwrap().len(), 1);
@@ -97,14 +98,17 @@ async fn the_keys_quota_at_the_reserve_stops_calls_for_an_hour() {
     assert_eq!(photo_for(&app, "Mallard").await, PHOTO);
     assert_eq!(metric(&app, REMAINING).await, reserve as f64);
     for name in ["Cardinal", "Bald%20Eagle", "made-up", "Cardinal"] {
-        assert_eq!(photo_for(&app, name).await, DEFAULT_IMAGE, "{name}");
+        assert_eq!(photo_for(&app, name).await, DEFAULT_IMAGE_URL, "{name}");
     }
     assert_eq!(photo_for(&app, "Blue%20Jay").await, PHOTO, "from the cache");
     assert_eq!(unsplash.received_requests().await.unwrap().len(), 2);
     assert_eq!(warnings(&logs, "down to its reserve"), 1);
 
     clock.advance(Duration::from_secs(3599));
-    assert_eq!(photo_for(&app, "Great%20Blue%20Heron").await, DEFAULT_IMAGE);
+    assert_eq!(
+        photo_for(&app, "Great%20Blue%20Heron").await,
+        DEFAULT_IMAGE_URL
+    );
     assert_eq!(unsplash.received_requests().await.unwrap().len(), 2);
 
     clock.advance(Duration::from_secs(1));
@@ -130,8 +134,8 @@ async fn a_rate_limit_refusal_with_no_calls_left_stops_calls() {
         config.unsplash_max_calls_per_hour = 1000;
     })
     .await;
-    assert_eq!(photo_for(&app, "Blue%20Jay").await, DEFAULT_IMAGE);
-    assert_eq!(photo_for(&app, "Mallard").await, DEFAULT_IMAGE);
+    assert_eq!(photo_for(&app, "Blue%20Jay").await, DEFAULT_IMAGE_URL);
+    assert_eq!(photo_for(&app, "Mallard").await, DEFAULT_IMAGE_URL);
     assert_eq!(metric(&app, REMAINING).await, 0.0);
     assert_eq!(metric(&app, OVER_BUDGET).await, 1.0);
     assert_eq!(unsplash.received_requests().await.unwrap().len(), 1);

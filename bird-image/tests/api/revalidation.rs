@@ -5,10 +5,10 @@
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    DEFAULT_IMAGE, metric, photo, photo_for, search, start, wait_for_metric, wait_for_photo,
-    wait_for_requests,
+    metric, photo, photo_for, search, start, wait_for_metric, wait_for_photo, wait_for_requests,
 };
 use bird_image::clock::ManualClock;
+use service_kit::photo::DEFAULT_IMAGE_URL;
 use wiremock::{MockServer, ResponseTemplate};
 
 const TTL: Duration = Duration::from_secs(3600);
@@ -40,7 +40,7 @@ async fn an_expired_photo_is_answered_at_once_while_one_call_refreshes_it() {
     let clock = ManualClock::default();
     let app = start(&unsplash.uri(), &clock, |config| {
         config.cache_ttl_secs = TTL.as_secs();
-        config.unsplash_timeout_ms = Duration::from_secs(60);
+        config.unsplash_timeout = Duration::from_secs(60);
     })
     .await;
     assert_eq!(photo_for(&app, "Bald%20Eagle").await, OLD);
@@ -139,9 +139,9 @@ async fn a_name_never_found_is_retried_a_minute_later() {
         .await;
     let clock = ManualClock::default();
     let app = start(&unsplash.uri(), &clock, |_| {}).await;
-    assert_eq!(photo_for(&app, "Cardinal").await, DEFAULT_IMAGE);
+    assert_eq!(photo_for(&app, "Cardinal").await, DEFAULT_IMAGE_URL);
     clock.advance(RETRY_AFTER - Duration::from_secs(1));
-    assert_eq!(photo_for(&app, "Cardinal").await, DEFAULT_IMAGE);
+    assert_eq!(photo_for(&app, "Cardinal").await, DEFAULT_IMAGE_URL);
     assert_eq!(metric(&app, REFRESHES).await, 0.0);
     assert_eq!(unsplash.received_requests().await.unwrap().len(), 1);
 
@@ -151,7 +151,7 @@ async fn a_name_never_found_is_retried_a_minute_later() {
         .mount(&unsplash)
         .await;
     clock.advance(Duration::from_secs(1));
-    assert_eq!(photo_for(&app, "Cardinal").await, DEFAULT_IMAGE);
+    assert_eq!(photo_for(&app, "Cardinal").await, DEFAULT_IMAGE_URL);
     wait_for_photo(&app, "Cardinal", NEW).await;
     assert_eq!(metric(&app, REFRESHES).await, 1.0);
 }

@@ -15,8 +15,6 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockBuilder, MockServer};
 
 pub const KEY: &str = "test-access-key-0123456789";
-pub const DEFAULT_IMAGE: &str =
-    "https://www.pokemonmillennium.net/wp-content/uploads/2015/11/missingno.png";
 
 /// bird-image with a key, Unsplash at `unsplash`, time standing still until `clock` moves.
 pub async fn start(
@@ -25,7 +23,7 @@ pub async fn start(
     configure: impl FnOnce(&mut Config),
 ) -> TestServer {
     let mut config = Config::for_tests(Url::parse(unsplash).unwrap(), Some(KEY));
-    config.unsplash_timeout_ms = Duration::from_millis(500);
+    config.unsplash_timeout = Duration::from_millis(500);
     configure(&mut config);
     let clock = Arc::new(clock.clone());
     TestServer::start("bird-image", ShutdownSettings::IMMEDIATE, |lifecycle| {

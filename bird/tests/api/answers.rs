@@ -6,19 +6,18 @@ use std::time::{Duration, Instant};
 use bird::Config;
 use bird::catalogue::BIRDS;
 use serde_json::{Value, json};
+use service_kit::photo::DEFAULT_IMAGE_URL;
 use service_kit::server::ShutdownSettings;
 use service_kit::testing::{GatedUpstream, TestServer};
 use url::Url;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const DEFAULT_IMAGE: &str =
-    "https://www.pokemonmillennium.net/wp-content/uploads/2015/11/missingno.png";
 const BOUND: Duration = Duration::from_secs(3);
 
 async fn start_bird(bird_image: &str, settings: ShutdownSettings) -> TestServer {
     let mut config = Config::for_tests(Url::parse(bird_image).unwrap());
-    config.bird_image_timeout_ms = Duration::from_millis(1000);
+    config.bird_image_timeout = Duration::from_millis(1000);
     config.bird_image_cache_ttl_secs = 0;
     TestServer::start("bird", settings, |lifecycle| bird::app(&config, lifecycle)).await
 }
@@ -117,7 +116,7 @@ async fn a_failing_bird_image_gives_the_bird_in_disguise() {
         ),
         (
             "a bare string",
-            ResponseTemplate::new(200).set_body_json(json!(DEFAULT_IMAGE)),
+            ResponseTemplate::new(200).set_body_json(json!(DEFAULT_IMAGE_URL)),
             "bird-image sent an answer that could not be understood",
         ),
         (
@@ -152,7 +151,7 @@ async fn a_failing_bird_image_gives_the_bird_in_disguise() {
             json!({
                 "name": "Bird in disguise",
                 "description": format!("This bird is in disguise because: {reason}"),
-                "image": DEFAULT_IMAGE,
+                "image": DEFAULT_IMAGE_URL,
                 "credit": null
             }),
             "{case}"

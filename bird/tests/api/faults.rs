@@ -12,7 +12,7 @@ use url::Url;
 
 async fn start(bird_image: &str, timeout: Duration) -> TestServer {
     let mut config = Config::for_tests(Url::parse(bird_image).unwrap());
-    config.bird_image_timeout_ms = timeout;
+    config.bird_image_timeout = timeout;
     config.bird_image_cache_ttl_secs = 0;
     TestServer::start("bird", ShutdownSettings::IMMEDIATE, |lifecycle| {
         bird::app(&config, lifecycle)

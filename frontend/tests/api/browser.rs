@@ -289,7 +289,10 @@ async fn start_stack(photos: &Photos) -> Stack {
     image_config.default_image_url = Url::parse(&photos.default_image()).unwrap();
     // Deadlines are not under test here, and this binary's other tests put the machine under
     // load meanwhile: budgets a slow moment cannot spend keep the photos Unsplash's.
-    image_config.unsplash_timeout_ms = Duration::from_secs(8);
+    image_config.unsplash_timeout = Duration::from_secs(8);
+    // Nor is the hourly call budget: a walk through the page may meet all twelve birds, and a
+    // bird past the default five would get the default image in place of its photo.
+    image_config.unsplash_max_calls_per_hour = 50;
     let bird_image = TestServer::start(
         bird_image::SERVICE,
         ShutdownSettings::IMMEDIATE,
@@ -297,13 +300,13 @@ async fn start_stack(photos: &Photos) -> Stack {
     )
     .await;
     let mut bird_config = bird::Config::for_tests(Url::parse(&bird_image.url("")).unwrap());
-    bird_config.bird_image_timeout_ms = Duration::from_secs(10);
+    bird_config.bird_image_timeout = Duration::from_secs(10);
     let bird = TestServer::start(bird::SERVICE, ShutdownSettings::IMMEDIATE, |lifecycle| {
         bird::app(&bird_config, lifecycle)
     })
     .await;
     let mut frontend_config = frontend::Config::for_tests(Url::parse(&bird.url("")).unwrap());
-    frontend_config.bird_api_timeout_ms = Duration::from_secs(12);
+    frontend_config.bird_api_timeout = Duration::from_secs(12);
     let frontend = TestServer::start(
         frontend::SERVICE,
         ShutdownSettings::IMMEDIATE,

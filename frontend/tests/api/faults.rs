@@ -13,7 +13,7 @@ use url::Url;
 
 async fn start(bird: &str, timeout: Duration) -> TestServer {
     let mut config = Config::for_tests(Url::parse(bird).unwrap());
-    config.bird_api_timeout_ms = timeout;
+    config.bird_api_timeout = timeout;
     TestServer::start("frontend", ShutdownSettings::IMMEDIATE, |lifecycle| {
         frontend::app(&config, lifecycle)
     })

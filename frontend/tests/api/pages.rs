@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use frontend::Config;
 use reqwest::Response;
 use serde_json::{Value, json};
+use service_kit::photo::DEFAULT_IMAGE_URL;
 use service_kit::server::ShutdownSettings;
 use service_kit::testing::TestServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,7 +18,7 @@ const BOUND: Duration = Duration::from_secs(3);
 
 async fn start_frontend(bird: &str) -> TestServer {
     let mut config = Config::for_tests(Url::parse(bird).unwrap());
-    config.bird_api_timeout_ms = Duration::from_millis(400);
+    config.bird_api_timeout = Duration::from_millis(400);
     TestServer::start("frontend", ShutdownSettings::IMMEDIATE, |lifecycle| {
         frontend::app(&config, lifecycle)
     })
@@ -168,8 +169,7 @@ async fn the_default_image_gets_no_credit_line() {
     disguised["name"] = json!("Bird in disguise");
     disguised["description"] =
         json!("This bird is in disguise because: bird-image could not be reached");
-    disguised["image"] =
-        json!("https://www.pokemonmillennium.net/wp-content/uploads/2015/11/missingno.png");
+    disguised["image"] = json!(DEFAULT_IMAGE_URL);
     disguised["credit"] = Value::Null;
     let bird = bird_with(disguised).await;
     let app = start_frontend(&bird.uri()).await;

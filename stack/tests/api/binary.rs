@@ -4,11 +4,10 @@
 use std::time::Duration;
 
 use serde_json::Value;
+use service_kit::photo::DEFAULT_IMAGE_URL;
 use service_kit::testing::{ServiceProcess, free_port};
 
 const STACK: &str = env!("CARGO_BIN_EXE_bird-stack");
-const DEFAULT_IMAGE: &str =
-    "https://www.pokemonmillennium.net/wp-content/uploads/2015/11/missingno.png";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stack_serves_the_three_services_and_stops_on_sigterm() {
@@ -38,7 +37,7 @@ async fn the_stack_serves_the_three_services_and_stops_on_sigterm() {
         .json()
         .await
         .unwrap();
-    assert_eq!(photo, DEFAULT_IMAGE);
+    assert_eq!(photo, DEFAULT_IMAGE_URL);
     let from_bird: Value = reqwest::get(&bird).await.unwrap().json().await.unwrap();
     assert!(
         bird::catalogue::BIRDS
@@ -46,11 +45,11 @@ async fn the_stack_serves_the_three_services_and_stops_on_sigterm() {
             .any(|b| b.name == from_bird["name"]),
         "{from_bird}"
     );
-    assert_eq!(from_bird["image"], DEFAULT_IMAGE);
+    assert_eq!(from_bird["image"], DEFAULT_IMAGE_URL);
     let through_frontend = reqwest::get(format!("{frontend}/api/bird")).await.unwrap();
     assert_eq!(through_frontend.status(), 200);
     let through_frontend: Value = through_frontend.json().await.unwrap();
-    assert_eq!(through_frontend["image"], DEFAULT_IMAGE);
+    assert_eq!(through_frontend["image"], DEFAULT_IMAGE_URL);
     let page = reqwest::get(&frontend).await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Bird Explorer"));

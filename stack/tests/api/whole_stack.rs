@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 
 use serde_json::{Value, json};
+use service_kit::photo::DEFAULT_IMAGE_URL;
 use service_kit::server::ShutdownSettings;
 use service_kit::testing::{Fault, LogCapture, TestServer};
 use url::Url;
@@ -12,8 +13,6 @@ use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const KEY: &str = "leak-canary-5f3a9c0e7d1b";
-const DEFAULT_IMAGE: &str =
-    "https://www.pokemonmillennium.net/wp-content/uploads/2015/11/missingno.png";
 
 struct Stack {
     bird_image: TestServer,
@@ -51,8 +50,8 @@ fn the_default_timeouts_nest() {
     let image = bird_image::Config::parse_from(["bird-image"]);
     let bird = bird::Config::parse_from(["bird"]);
     let frontend = frontend::Config::parse_from(["frontend"]);
-    assert!(image.unsplash_timeout_ms < bird.bird_image_timeout_ms);
-    assert!(bird.bird_image_timeout_ms < frontend.bird_api_timeout_ms);
+    assert!(image.unsplash_timeout < bird.bird_image_timeout);
+    assert!(bird.bird_image_timeout < frontend.bird_api_timeout);
 }
 
 /// With Unsplash hanging, bird-image answers the default image at its 2 s budget, before bird's
@@ -68,7 +67,7 @@ async fn a_hanging_unsplash_still_gives_the_page_a_real_bird() {
     assert_eq!(response.status(), 200);
     let bird: Value = response.json().await.unwrap();
     assert_ne!(bird["name"], "Bird in disguise");
-    assert_eq!(bird["image"], DEFAULT_IMAGE);
+    assert_eq!(bird["image"], DEFAULT_IMAGE_URL);
     assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
 }
 
