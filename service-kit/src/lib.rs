@@ -12,6 +12,7 @@ pub mod healthcheck;
 pub mod http_client;
 pub mod lifecycle;
 pub mod metrics;
+mod process_metrics;
 pub mod request_id;
 pub mod server;
 pub mod telemetry;
