@@ -1,9 +1,9 @@
 //! bird-image settings, from flags or environment variables.
 
-use std::fmt;
 use std::time::Duration;
 
 use clap::Parser;
+use secrecy::{ExposeSecret, SecretString};
 use service_kit::config::{ServerArgs, http_url, millis};
 use service_kit::photo::DEFAULT_IMAGE_URL;
 use url::{Host, Url};
@@ -99,31 +99,28 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// The Unsplash access key. Its `Debug` and `Display` never show the value.
-#[derive(Clone)]
-pub struct AccessKey(String);
+/// The Unsplash access key: its `Debug` is redacted, it has no `Display`, and the value is
+/// reached only through [`ExposeSecret::expose_secret`].
+#[derive(Clone, Debug)]
+pub struct AccessKey(SecretString);
 
 impl AccessKey {
     fn parse(value: &str) -> Result<Self, String> {
         if value.bytes().all(|b| b.is_ascii_graphic()) {
-            Ok(Self(value.to_owned()))
+            Ok(Self(value.into()))
         } else {
             Err("must be printable ASCII without spaces".to_owned())
         }
     }
 
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.expose_secret().is_empty()
     }
 }
 
-impl fmt::Debug for AccessKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AccessKey(<redacted>)")
+impl ExposeSecret<str> for AccessKey {
+    fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
     }
 }
 
@@ -169,6 +166,19 @@ mod tests {
             key_quota::RESERVE >= u64::from(MOST_PODS),
             "each pod can learn of the reserve"
         );
+    }
+
+    /// `Config` is `Debug` (a start-up line or a panic message may print it): the key's value
+    /// stays out of it, and stays reachable for the one header that needs it.
+    #[test]
+    fn debug_output_never_shows_the_access_key() {
+        const KEY: &str = "test-key-7f3a9c";
+        let config = Config::for_tests(Url::parse("http://127.0.0.1:9").unwrap(), Some(KEY));
+        let printed = format!("{config:?}\n{config:#?}");
+        assert!(!printed.contains(KEY), "the key is printed: {printed}");
+        assert!(printed.contains("unsplash_access_key: Some(AccessKey("));
+        let key = config.unsplash_access_key.expect("a key");
+        assert_eq!(key.expose_secret(), KEY);
     }
 
     #[test]

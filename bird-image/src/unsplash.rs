@@ -2,6 +2,7 @@
 
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderValue};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use service_kit::config::endpoint;
 use service_kit::http_client::{UpstreamClient, UpstreamError};
@@ -64,8 +65,9 @@ impl Unsplash {
     /// `base` is `UNSPLASH_API_URL`; a path in it is kept as a prefix (a proxy's, say).
     pub fn new(client: UpstreamClient, base: &Url, key: &AccessKey) -> Result<Self, String> {
         let search_url = endpoint(base, "search/photos");
-        let mut authorization = HeaderValue::from_str(&format!("Client-ID {}", key.expose()))
-            .map_err(|_| "UNSPLASH_ACCESS_KEY is not a valid header value".to_owned())?;
+        let mut authorization =
+            HeaderValue::from_str(&format!("Client-ID {}", key.expose_secret()))
+                .map_err(|_| "UNSPLASH_ACCESS_KEY is not a valid header value".to_owned())?;
         authorization.set_sensitive(true);
         Ok(Self {
             client,

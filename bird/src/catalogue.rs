@@ -59,8 +59,7 @@ pub const BIRDS: [Species; 12] = [
 
 /// One species, uniformly at random.
 pub fn random() -> Species {
-    use rand::Rng;
-    BIRDS[rand::rng().random_range(0..BIRDS.len())]
+    BIRDS[rand::random_range(0..BIRDS.len())]
 }
 
 #[cfg(test)]

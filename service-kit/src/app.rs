@@ -92,6 +92,7 @@ pub fn finish(routes: Router, parts: AppParts) -> Router {
         log_probes,
         error_page,
     });
+    crate::process_metrics::register(&mut registry);
     let registry = Arc::new(registry);
 
     let [health_path, ready_path, metrics_path] = PROBES;

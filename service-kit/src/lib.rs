@@ -13,6 +13,7 @@ pub mod http_client;
 pub mod lifecycle;
 pub mod metrics;
 pub mod photo;
+mod process_metrics;
 pub mod request_id;
 pub mod server;
 pub mod telemetry;

@@ -5,6 +5,7 @@ mod access_log;
 mod in_flight;
 mod limits;
 mod metrics;
+mod process_metrics;
 mod tls;
 
 use axum::Router;
