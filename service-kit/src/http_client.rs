@@ -6,15 +6,8 @@ use std::error::Error as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::http::header::USER_AGENT;
-use axum::http::{HeaderMap, HeaderValue, Request, Uri};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
-use hyper::body::Body as _;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use axum::http::header::ACCEPT;
+use axum::http::{HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 use url::Url;
@@ -25,8 +18,7 @@ use crate::metrics::UpstreamMetrics;
 /// ([`crate::server::HEADER_READ_TIMEOUT`]), so a request never races a closing connection.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 
-const USER_AGENT_VALUE: HeaderValue =
-    HeaderValue::from_static(concat!("bird-stack/", env!("CARGO_PKG_VERSION")));
+const USER_AGENT: &str = concat!("bird-stack/", env!("CARGO_PKG_VERSION"));
 
 #[derive(Clone, Debug)]
 pub struct UpstreamSettings {
@@ -84,13 +76,13 @@ impl UpstreamError {
     }
 }
 
-/// hyper's pooled client with nothing on top: no redirects, retries or decompression to pay
-/// for on every call (upstreams are named by configuration and answer small JSON), and one
-/// deadline, ours, instead of a timer per layer.
+/// reqwest's pooled client, trimmed to what a configured upstream answering small JSON needs:
+/// HTTP/1 over plain TCP or rustls, no proxy, redirects, retries or decompression, and one
+/// deadline, ours, which also covers the wait for a slot.
 #[derive(Clone, Debug)]
 pub struct UpstreamClient {
     settings: UpstreamSettings,
-    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    client: reqwest::Client,
     in_flight: Arc<Semaphore>,
     metrics: UpstreamMetrics,
 }
@@ -99,22 +91,22 @@ impl UpstreamClient {
     /// `metrics` comes from [`UpstreamMetrics::register`], called once per registry; clients
     /// of one service share it (each call is labelled with its client's `name`).
     pub fn new(settings: UpstreamSettings, metrics: UpstreamMetrics) -> Result<Self, String> {
-        let mut http = HttpConnector::new();
-        http.set_connect_timeout(Some(settings.connect_timeout));
-        http.set_nodelay(true);
-        // The TLS layer below decides between http and https.
-        http.enforce_http(false);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|err| format!("cannot set up TLS: {err}"))?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
+        // reqwest would send `Accept: */*` otherwise; these calls only take JSON.
+        let headers =
+            HeaderMap::from_iter([(ACCEPT, HeaderValue::from_static("application/json"))]);
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .http1_only()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .retry(reqwest::retry::never())
+            .connect_timeout(settings.connect_timeout)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .pool_max_idle_per_host(128)
-            .pool_timer(TokioTimer::new())
-            .build(connector);
+            .user_agent(USER_AGENT)
+            .default_headers(headers)
+            .build()
+            .map_err(|err| format!("cannot set up the HTTP client: {err}"))?;
         Ok(Self {
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
             metrics,
@@ -165,14 +157,10 @@ impl UpstreamClient {
         url: &Url,
         headers: HeaderMap,
         answered: &mut Option<HeaderMap>,
-    ) -> Result<Bytes, UpstreamError> {
+    ) -> Result<Vec<u8>, UpstreamError> {
         let name = self.settings.name;
-        // The url crate writes valid URIs; should one ever not be, there is nothing to reach.
-        let uri = Uri::try_from(url.as_str()).map_err(|_| UpstreamError::Unreachable(name))?;
-        let mut request = Request::new(Empty::new()); // GET, the default method
-        *request.uri_mut() = uri;
+        let mut request = reqwest::Request::new(reqwest::Method::GET, url.clone());
         *request.headers_mut() = headers;
-        request.headers_mut().insert(USER_AGENT, USER_AGENT_VALUE);
 
         // Waiting for a free slot counts against the call's budget, so a caller never waits
         // longer than the timeout in all.
@@ -189,42 +177,50 @@ impl UpstreamClient {
 
     async fn exchange(
         &self,
-        request: Request<Empty<Bytes>>,
+        request: reqwest::Request,
         answered: &mut Option<HeaderMap>,
-    ) -> Result<Bytes, UpstreamError> {
+    ) -> Result<Vec<u8>, UpstreamError> {
         let name = self.settings.name;
-        let response = self
+        let mut response = self
             .client
-            .request(request)
+            .execute(request)
             .await
             .map_err(|err| request_error(name, &err))?;
-        let (head, body) = response.into_parts();
-        *answered = Some(head.headers);
-        if !head.status.is_success() {
-            return Err(UpstreamError::Status(name, head.status.as_u16()));
+        let status = response.status();
+        *answered = Some(std::mem::take(response.headers_mut()));
+        if !status.is_success() {
+            return Err(UpstreamError::Status(name, status.as_u16()));
         }
         let cap = self.settings.max_body_bytes;
         // A declared length over the cap is refused before reading a byte.
-        if body.size_hint().lower() > cap as u64 {
+        let declared = response.content_length().unwrap_or(0);
+        if declared > cap as u64 {
             return Err(UpstreamError::TooLarge(name));
         }
-        let body = Limited::new(body, cap);
-        match body.collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(err) if err.is::<LengthLimitError>() => Err(UpstreamError::TooLarge(name)),
-            // Cut off or garbled mid-body: what arrived cannot be used.
-            Err(_) => Err(UpstreamError::Malformed(name)),
+        let mut body = Vec::with_capacity(declared as usize);
+        // Cut off or garbled mid-body, what arrived cannot be used.
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|_| UpstreamError::Malformed(name))?
+        {
+            if body.len() + chunk.len() > cap {
+                return Err(UpstreamError::TooLarge(name));
+            }
+            body.extend_from_slice(&chunk);
         }
+        Ok(body)
     }
 }
 
 /// An answer that is not HTTP could not be understood; anything else kept us from the upstream
-/// (refused, reset, closed before answering).
-fn request_error(name: &'static str, err: &hyper_util::client::legacy::Error) -> UpstreamError {
-    let not_http = err
-        .source()
-        .and_then(|source| source.downcast_ref::<hyper::Error>())
-        .is_some_and(hyper::Error::is_parse);
+/// (refused, reset, closed before answering, a certificate nobody vouches for).
+fn request_error(name: &'static str, err: &reqwest::Error) -> UpstreamError {
+    // reqwest says whether connecting failed but not why a request did: hyper's error, in the
+    // chain of sources, tells a parse failure from a dropped connection.
+    let not_http = std::iter::successors(err.source(), |&source| source.source())
+        .filter_map(|source| source.downcast_ref::<hyper::Error>())
+        .any(hyper::Error::is_parse);
     if not_http && !err.is_connect() {
         UpstreamError::Malformed(name)
     } else {

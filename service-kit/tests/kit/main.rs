@@ -5,6 +5,7 @@ mod access_log;
 mod in_flight;
 mod limits;
 mod metrics;
+mod outcomes;
 mod tls;
 
 use axum::Router;
