@@ -8,8 +8,12 @@ use std::time::{Duration, Instant};
 
 use axum::http::header::ACCEPT;
 use axum::http::{HeaderMap, HeaderValue};
+use opentelemetry_http::HeaderInjector;
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
+use tracing::field::Empty;
+use tracing::{Instrument as _, Span};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use url::Url;
 
 use crate::metrics::UpstreamMetrics;
@@ -31,6 +35,9 @@ pub struct UpstreamSettings {
     pub max_body_bytes: usize,
     /// Calls allowed in flight at once; past it a call waits for a free slot within its budget.
     pub max_in_flight: usize,
+    /// Send the call's W3C trace context (`traceparent`, `tracestate`): for our own services
+    /// only, never for a third party such as Unsplash.
+    pub propagate_trace: bool,
 }
 
 impl UpstreamSettings {
@@ -41,6 +48,7 @@ impl UpstreamSettings {
             connect_timeout: timeout.min(Duration::from_millis(1000)),
             max_body_bytes: 256 * 1024,
             max_in_flight: 256,
+            propagate_trace: false,
         }
     }
 }
@@ -130,12 +138,44 @@ impl UpstreamClient {
     pub async fn get_json_and_headers<T: DeserializeOwned>(
         &self,
         url: &Url,
+        mut headers: HeaderMap,
+    ) -> (Result<T, UpstreamError>, Option<HeaderMap>) {
+        // A child of whatever span is current: the request being served. Numbers go in as
+        // i64, which tracing-opentelemetry keeps as numbers (other integers become text).
+        let span = tracing::info_span!(
+            "upstream",
+            otel.kind = "client",
+            otel.name = "GET",
+            otel.status_code = Empty,
+            upstream = self.settings.name,
+            http.request.method = "GET",
+            server.address = url.host_str().unwrap_or_default(),
+            server.port = url.port_or_known_default().map(i64::from),
+            http.response.status_code = Empty,
+            error.type = Empty,
+        );
+        if self.settings.propagate_trace {
+            // The next hop's span becomes a child of this call, not of the request.
+            let context = span.context();
+            opentelemetry::global::get_text_map_propagator(|propagator| {
+                propagator.inject_context(&context, &mut HeaderInjector(&mut headers));
+            });
+        }
+        self.call(url, headers, &span)
+            .instrument(span.clone())
+            .await
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        url: &Url,
         headers: HeaderMap,
+        span: &Span,
     ) -> (Result<T, UpstreamError>, Option<HeaderMap>) {
         let started = Instant::now();
         let mut answered = None;
         let result = self
-            .get_bytes(url, headers, &mut answered)
+            .get_bytes(url, headers, span, &mut answered)
             .await
             .and_then(|body| {
                 serde_json::from_slice(&body)
@@ -147,6 +187,8 @@ impl UpstreamClient {
         self.metrics
             .record(self.settings.name, outcome, started.elapsed());
         if let Err(err) = &result {
+            span.record("otel.status_code", "ERROR");
+            span.record("error.type", outcome);
             tracing::debug!(upstream = self.settings.name, reason = %err, "upstream call failed");
         }
         (result, answered)
@@ -156,6 +198,7 @@ impl UpstreamClient {
         &self,
         url: &Url,
         headers: HeaderMap,
+        span: &Span,
         answered: &mut Option<HeaderMap>,
     ) -> Result<Vec<u8>, UpstreamError> {
         let name = self.settings.name;
@@ -170,7 +213,7 @@ impl UpstreamClient {
             .map_err(|_| UpstreamError::Saturated(name))?
             .map_err(|_| UpstreamError::Saturated(name))?;
         let _in_flight = self.metrics.start_call(name);
-        tokio::time::timeout_at(deadline, self.exchange(request, answered))
+        tokio::time::timeout_at(deadline, self.exchange(request, span, answered))
             .await
             .map_err(|_| UpstreamError::Timeout(name))?
     }
@@ -178,6 +221,7 @@ impl UpstreamClient {
     async fn exchange(
         &self,
         request: reqwest::Request,
+        span: &Span,
         answered: &mut Option<HeaderMap>,
     ) -> Result<Vec<u8>, UpstreamError> {
         let name = self.settings.name;
@@ -187,6 +231,7 @@ impl UpstreamClient {
             .await
             .map_err(|err| request_error(name, &err))?;
         let status = response.status();
+        span.record("http.response.status_code", i64::from(status.as_u16()));
         *answered = Some(std::mem::take(response.headers_mut()));
         if !status.is_success() {
             return Err(UpstreamError::Status(name, status.as_u16()));

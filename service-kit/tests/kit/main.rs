@@ -7,6 +7,7 @@ mod limits;
 mod metrics;
 mod outcomes;
 mod tls;
+mod trace_context;
 
 use axum::Router;
 use axum::routing::get;
