@@ -107,7 +107,8 @@ impl UpstreamClient {
             .http1_only()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
-            .retry(reqwest::retry::never())
+            // No retries; a zero count also spares the copy of each request kept for one.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .connect_timeout(settings.connect_timeout)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .pool_max_idle_per_host(128)
