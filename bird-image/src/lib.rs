@@ -47,6 +47,7 @@ pub fn app_with_clock(
         Some(key) => {
             let mut settings = UpstreamSettings::new("unsplash", config.unsplash_timeout);
             settings.max_in_flight = UNSPLASH_MAX_IN_FLIGHT;
+            // `propagate_trace` stays off: Unsplash is a third party, no trace context for it.
             let client = UpstreamClient::new(settings, UpstreamMetrics::register(&mut registry))
                 .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
             Some(Unsplash::new(client, &config.unsplash_api_url, key)?)

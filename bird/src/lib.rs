@@ -22,11 +22,11 @@ pub const SERVICE: &str = "bird";
 /// The complete application: routes, probes, metrics and middleware.
 pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
     let mut registry = Registry::default();
-    let client = UpstreamClient::new(
-        UpstreamSettings::new("bird-image", config.bird_image_timeout),
-        UpstreamMetrics::register(&mut registry),
-    )
-    .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
+    let mut settings = UpstreamSettings::new("bird-image", config.bird_image_timeout);
+    // Our own next hop: the trace goes on.
+    settings.propagate_trace = true;
+    let client = UpstreamClient::new(settings, UpstreamMetrics::register(&mut registry))
+        .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
     let images = BirdImage::new(
         client,
         &config.bird_image_url,

@@ -27,11 +27,11 @@ pub const SERVICE: &str = "frontend";
 /// The complete application: pages, API, assets, probes, metrics and middleware.
 pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
     let mut registry = Registry::default();
-    let client = UpstreamClient::new(
-        UpstreamSettings::new("bird", config.bird_api_timeout),
-        UpstreamMetrics::register(&mut registry),
-    )
-    .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
+    let mut settings = UpstreamSettings::new("bird", config.bird_api_timeout);
+    // Our own next hop: the trace goes on.
+    settings.propagate_trace = true;
+    let client = UpstreamClient::new(settings, UpstreamMetrics::register(&mut registry))
+        .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
     let state = Arc::new(AppState {
         birds: BirdApi::new(client, config.bird_api_url.clone()),
         assets: Assets::embedded(),

@@ -6,17 +6,14 @@ use std::error::Error as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::http::header::USER_AGENT;
-use axum::http::{HeaderMap, HeaderValue, Request, Uri};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
-use hyper::body::Body as _;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use axum::http::header::ACCEPT;
+use axum::http::{HeaderMap, HeaderValue};
+use opentelemetry_http::HeaderInjector;
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
+use tracing::field::Empty;
+use tracing::{Instrument as _, Span};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use url::Url;
 
 use crate::metrics::UpstreamMetrics;
@@ -25,8 +22,7 @@ use crate::metrics::UpstreamMetrics;
 /// ([`crate::server::HEADER_READ_TIMEOUT`]), so a request never races a closing connection.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 
-const USER_AGENT_VALUE: HeaderValue =
-    HeaderValue::from_static(concat!("bird-stack/", env!("CARGO_PKG_VERSION")));
+const USER_AGENT: &str = concat!("bird-stack/", env!("CARGO_PKG_VERSION"));
 
 #[derive(Clone, Debug)]
 pub struct UpstreamSettings {
@@ -39,6 +35,9 @@ pub struct UpstreamSettings {
     pub max_body_bytes: usize,
     /// Calls allowed in flight at once; past it a call waits for a free slot within its budget.
     pub max_in_flight: usize,
+    /// Send the call's W3C trace context (`traceparent`, `tracestate`): for our own services
+    /// only, never for a third party such as Unsplash.
+    pub propagate_trace: bool,
 }
 
 impl UpstreamSettings {
@@ -49,6 +48,7 @@ impl UpstreamSettings {
             connect_timeout: timeout.min(Duration::from_millis(1000)),
             max_body_bytes: 256 * 1024,
             max_in_flight: 256,
+            propagate_trace: false,
         }
     }
 }
@@ -84,13 +84,13 @@ impl UpstreamError {
     }
 }
 
-/// hyper's pooled client with nothing on top: no redirects, retries or decompression to pay
-/// for on every call (upstreams are named by configuration and answer small JSON), and one
-/// deadline, ours, instead of a timer per layer.
+/// reqwest's pooled client, trimmed to what a configured upstream answering small JSON needs:
+/// HTTP/1 over plain TCP or rustls, no proxy, redirects, retries or decompression, and one
+/// deadline, ours, which also covers the wait for a slot.
 #[derive(Clone, Debug)]
 pub struct UpstreamClient {
     settings: UpstreamSettings,
-    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    client: reqwest::Client,
     in_flight: Arc<Semaphore>,
     metrics: UpstreamMetrics,
 }
@@ -99,22 +99,23 @@ impl UpstreamClient {
     /// `metrics` comes from [`UpstreamMetrics::register`], called once per registry; clients
     /// of one service share it (each call is labelled with its client's `name`).
     pub fn new(settings: UpstreamSettings, metrics: UpstreamMetrics) -> Result<Self, String> {
-        let mut http = HttpConnector::new();
-        http.set_connect_timeout(Some(settings.connect_timeout));
-        http.set_nodelay(true);
-        // The TLS layer below decides between http and https.
-        http.enforce_http(false);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|err| format!("cannot set up TLS: {err}"))?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
+        // reqwest would send `Accept: */*` otherwise; these calls only take JSON.
+        let headers =
+            HeaderMap::from_iter([(ACCEPT, HeaderValue::from_static("application/json"))]);
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .http1_only()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            // No retries; a zero count also spares the copy of each request kept for one.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
+            .connect_timeout(settings.connect_timeout)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .pool_max_idle_per_host(128)
-            .pool_timer(TokioTimer::new())
-            .build(connector);
+            .user_agent(USER_AGENT)
+            .default_headers(headers)
+            .build()
+            .map_err(|err| format!("cannot set up the HTTP client: {err}"))?;
         Ok(Self {
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
             metrics,
@@ -138,12 +139,44 @@ impl UpstreamClient {
     pub async fn get_json_and_headers<T: DeserializeOwned>(
         &self,
         url: &Url,
+        mut headers: HeaderMap,
+    ) -> (Result<T, UpstreamError>, Option<HeaderMap>) {
+        // A child of whatever span is current: the request being served. Numbers go in as
+        // i64, which tracing-opentelemetry keeps as numbers (other integers become text).
+        let span = tracing::info_span!(
+            "upstream",
+            otel.kind = "client",
+            otel.name = "GET",
+            otel.status_code = Empty,
+            upstream = self.settings.name,
+            http.request.method = "GET",
+            server.address = url.host_str().unwrap_or_default(),
+            server.port = url.port_or_known_default().map(i64::from),
+            http.response.status_code = Empty,
+            error.type = Empty,
+        );
+        if self.settings.propagate_trace {
+            // The next hop's span becomes a child of this call, not of the request.
+            let context = span.context();
+            opentelemetry::global::get_text_map_propagator(|propagator| {
+                propagator.inject_context(&context, &mut HeaderInjector(&mut headers));
+            });
+        }
+        self.call(url, headers, &span)
+            .instrument(span.clone())
+            .await
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        url: &Url,
         headers: HeaderMap,
+        span: &Span,
     ) -> (Result<T, UpstreamError>, Option<HeaderMap>) {
         let started = Instant::now();
         let mut answered = None;
         let result = self
-            .get_bytes(url, headers, &mut answered)
+            .get_bytes(url, headers, span, &mut answered)
             .await
             .and_then(|body| {
                 serde_json::from_slice(&body)
@@ -155,6 +188,8 @@ impl UpstreamClient {
         self.metrics
             .record(self.settings.name, outcome, started.elapsed());
         if let Err(err) = &result {
+            span.record("otel.status_code", "ERROR");
+            span.record("error.type", outcome);
             tracing::debug!(upstream = self.settings.name, reason = %err, "upstream call failed");
         }
         (result, answered)
@@ -164,15 +199,12 @@ impl UpstreamClient {
         &self,
         url: &Url,
         headers: HeaderMap,
+        span: &Span,
         answered: &mut Option<HeaderMap>,
-    ) -> Result<Bytes, UpstreamError> {
+    ) -> Result<Vec<u8>, UpstreamError> {
         let name = self.settings.name;
-        // The url crate writes valid URIs; should one ever not be, there is nothing to reach.
-        let uri = Uri::try_from(url.as_str()).map_err(|_| UpstreamError::Unreachable(name))?;
-        let mut request = Request::new(Empty::new()); // GET, the default method
-        *request.uri_mut() = uri;
+        let mut request = reqwest::Request::new(reqwest::Method::GET, url.clone());
         *request.headers_mut() = headers;
-        request.headers_mut().insert(USER_AGENT, USER_AGENT_VALUE);
 
         // Waiting for a free slot counts against the call's budget, so a caller never waits
         // longer than the timeout in all.
@@ -182,49 +214,59 @@ impl UpstreamClient {
             .map_err(|_| UpstreamError::Saturated(name))?
             .map_err(|_| UpstreamError::Saturated(name))?;
         let _in_flight = self.metrics.start_call(name);
-        tokio::time::timeout_at(deadline, self.exchange(request, answered))
+        tokio::time::timeout_at(deadline, self.exchange(request, span, answered))
             .await
             .map_err(|_| UpstreamError::Timeout(name))?
     }
 
     async fn exchange(
         &self,
-        request: Request<Empty<Bytes>>,
+        request: reqwest::Request,
+        span: &Span,
         answered: &mut Option<HeaderMap>,
-    ) -> Result<Bytes, UpstreamError> {
+    ) -> Result<Vec<u8>, UpstreamError> {
         let name = self.settings.name;
-        let response = self
+        let mut response = self
             .client
-            .request(request)
+            .execute(request)
             .await
             .map_err(|err| request_error(name, &err))?;
-        let (head, body) = response.into_parts();
-        *answered = Some(head.headers);
-        if !head.status.is_success() {
-            return Err(UpstreamError::Status(name, head.status.as_u16()));
+        let status = response.status();
+        span.record("http.response.status_code", i64::from(status.as_u16()));
+        *answered = Some(std::mem::take(response.headers_mut()));
+        if !status.is_success() {
+            return Err(UpstreamError::Status(name, status.as_u16()));
         }
         let cap = self.settings.max_body_bytes;
         // A declared length over the cap is refused before reading a byte.
-        if body.size_hint().lower() > cap as u64 {
+        let declared = response.content_length().unwrap_or(0);
+        if declared > cap as u64 {
             return Err(UpstreamError::TooLarge(name));
         }
-        let body = Limited::new(body, cap);
-        match body.collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(err) if err.is::<LengthLimitError>() => Err(UpstreamError::TooLarge(name)),
-            // Cut off or garbled mid-body: what arrived cannot be used.
-            Err(_) => Err(UpstreamError::Malformed(name)),
+        let mut body = Vec::with_capacity(declared as usize);
+        // Cut off or garbled mid-body, what arrived cannot be used.
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|_| UpstreamError::Malformed(name))?
+        {
+            if body.len() + chunk.len() > cap {
+                return Err(UpstreamError::TooLarge(name));
+            }
+            body.extend_from_slice(&chunk);
         }
+        Ok(body)
     }
 }
 
 /// An answer that is not HTTP could not be understood; anything else kept us from the upstream
-/// (refused, reset, closed before answering).
-fn request_error(name: &'static str, err: &hyper_util::client::legacy::Error) -> UpstreamError {
-    let not_http = err
-        .source()
-        .and_then(|source| source.downcast_ref::<hyper::Error>())
-        .is_some_and(hyper::Error::is_parse);
+/// (refused, reset, closed before answering, a certificate nobody vouches for).
+fn request_error(name: &'static str, err: &reqwest::Error) -> UpstreamError {
+    // reqwest says whether connecting failed but not why a request did: hyper's error, in the
+    // chain of sources, tells a parse failure from a dropped connection.
+    let not_http = std::iter::successors(err.source(), |&source| source.source())
+        .filter_map(|source| source.downcast_ref::<hyper::Error>())
+        .any(hyper::Error::is_parse);
     if not_http && !err.is_connect() {
         UpstreamError::Malformed(name)
     } else {

@@ -343,9 +343,15 @@ async fn unsplash_gets_the_name_the_key_and_the_api_version_and_nothing_a_client
 
     let received = unsplash.received_requests().await.unwrap();
     let call = &received[0];
-    // What the API needs, plus what any HTTP/1.1 client sends (`host`) and the fixed
-    // `user-agent` naming this software, never the client's.
-    let allowed = ["authorization", "accept-version", "host", "user-agent"];
+    // What the API needs, plus what any HTTP/1.1 client sends (`host`, `accept`) and the
+    // fixed `user-agent` naming this software, never the client's.
+    let allowed = [
+        "accept",
+        "authorization",
+        "accept-version",
+        "host",
+        "user-agent",
+    ];
     let mut names: Vec<&str> = call.headers.keys().map(|name| name.as_str()).collect();
     names.sort_unstable();
     assert!(

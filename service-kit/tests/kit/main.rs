@@ -5,8 +5,10 @@ mod access_log;
 mod in_flight;
 mod limits;
 mod metrics;
+mod outcomes;
 mod process_metrics;
 mod tls;
+mod trace_context;
 
 use axum::Router;
 use axum::routing::get;
