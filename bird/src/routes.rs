@@ -61,11 +61,9 @@ async fn random_bird(State(shared): State<Arc<Shared>>, request_id: RequestId) -
         }
         Err(reason) => {
             tracing::warn!(
-                service = crate::SERVICE,
                 upstream = "bird-image",
                 bird = species.name,
                 %reason,
-                request_id = request_id.as_str(),
                 "answering the bird in disguise"
             );
             Json(Bird {

@@ -9,6 +9,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tracing_subscriber::layer::SubscriberExt;
 
 use crate::lifecycle::Lifecycle;
 use crate::server::{ShutdownSettings, serve};
@@ -101,7 +102,8 @@ impl LogCapture {
             .with_max_level(level)
             .with_writer(self.clone())
             .event_format(crate::telemetry::JsonLines { service })
-            .finish();
+            .finish()
+            .with(crate::telemetry::SpanContext);
         tracing::subscriber::set_default(subscriber)
     }
 
