@@ -5,6 +5,8 @@ mod access_log;
 mod in_flight;
 mod limits;
 mod metrics;
+mod request_id;
+mod request_span;
 mod tls;
 
 use axum::Router;
