@@ -354,4 +354,55 @@ mod tests {
         assert_eq!(line["reason"], "bad \"quote\"");
         assert_eq!(line["shown"], "Some(1)");
     }
+
+    #[test]
+    fn lines_inside_a_span_take_its_service_and_request_id() {
+        let (text, lines) = capture(|| {
+            let request = tracing::error_span!("request", service = "bird", request_id = "r-1");
+            let _entered = request.enter();
+            let inner = tracing::info_span!("upstream", otel.kind = "client");
+            let _inner = inner.enter();
+            tracing::warn!(upstream = "bird-image", "deep inside");
+            tracing::warn!(service = "frontend", request_id = "mine", "own fields win");
+        });
+        assert_eq!(lines[0]["service"], "bird");
+        assert_eq!(lines[0]["request_id"], "r-1");
+        assert_eq!(lines[0]["upstream"], "bird-image");
+        assert!(lines[0].get("otel.kind").is_none(), "{text}");
+        assert_eq!(lines[1]["service"], "frontend");
+        assert_eq!(lines[1]["request_id"], "mine");
+        assert_eq!(
+            text.matches("request_id").count(),
+            2,
+            "one key per line: {text}"
+        );
+    }
+
+    #[test]
+    fn a_span_following_a_request_logs_as_that_request() {
+        let (_, lines) = capture(|| {
+            let request =
+                tracing::error_span!("request", service = "bird-image", request_id = "r-2");
+            let later = tracing::error_span!(parent: None, "refresh");
+            later.follows_from(&request);
+            drop(request);
+            later.in_scope(|| tracing::warn!("in the background"));
+            tracing::warn!("outside");
+        });
+        assert_eq!(lines[0]["service"], "bird-image");
+        assert_eq!(lines[0]["request_id"], "r-2");
+        assert_eq!(lines[1]["service"], "unit");
+        assert!(lines[1].get("request_id").is_none());
+    }
+
+    #[test]
+    fn a_request_id_recorded_after_the_span_began_is_used() {
+        let (_, lines) = capture(|| {
+            let span = tracing::error_span!("request", request_id = tracing::field::Empty);
+            span.record("request_id", "late");
+            span.in_scope(|| tracing::info!("recorded"));
+        });
+        assert_eq!(lines[0]["request_id"], "late");
+        assert_eq!(lines[0]["service"], "unit");
+    }
 }
