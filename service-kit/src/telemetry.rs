@@ -10,6 +10,7 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
@@ -42,12 +43,22 @@ pub fn json_subscriber<W>(
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    tracing_subscriber::fmt()
-        .with_env_filter(env_filter())
+    tracing_subscriber::registry()
+        .with(env_filter())
+        .with(json_lines(service, writer))
+}
+
+/// The layers that write JSON lines to `writer`: [`JsonLines`] and the [`SpanContext`] it reads.
+pub fn json_lines<S, W>(service: &'static str, writer: W) -> impl Layer<S> + Send + Sync + 'static
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .event_format(JsonLines { service })
-        .finish()
-        .with(SpanContext)
+        .fmt_fields(NoSpanFields)
+        .and_then(SpanContext)
 }
 
 fn env_filter() -> EnvFilter {
@@ -113,6 +124,16 @@ where
         }
         line.extend_from_slice(b"}\n");
         writer.write_str(std::str::from_utf8(&line).map_err(|_| fmt::Error)?)
+    }
+}
+
+/// The fmt layer keeps a text copy of every span's fields for its formatter; [`JsonLines`]
+/// prints none of them, so the copy is left empty instead of written for every request.
+pub struct NoSpanFields;
+
+impl<'w> FormatFields<'w> for NoSpanFields {
+    fn format_fields<R: RecordFields>(&self, _: Writer<'w>, _: R) -> fmt::Result {
+        Ok(())
     }
 }
 
