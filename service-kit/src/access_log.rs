@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request};
-use axum::http::{Method, Response, Uri};
-use axum::middleware::Next;
+use axum::extract::MatchedPath;
+use axum::http::{Method, Request, Response, Uri};
 use tower_http::trace::OnResponse;
 use tracing::Span;
 
@@ -30,26 +29,32 @@ impl AccessLog {
     }
 }
 
-/// The request's method, path and matched route, which `on_response` does not see: carried on
-/// the response's extensions by [`carry_request_line`].
+/// The request's method, path and matched route, which `on_response` does not see: carried to
+/// it on the answer's extensions.
 #[derive(Clone)]
-struct RequestLine {
+pub struct RequestLine {
     method: Method,
     uri: Uri,
     route: Option<MatchedPath>,
 }
 
-/// Puts the request's [`RequestLine`] on its answer, for [`AccessLog`]. Runs inside the trace
-/// layer and outside everything that can answer, so every answer has one.
-pub async fn carry_request_line(request: Request, next: Next) -> axum::response::Response {
-    let line = RequestLine {
-        method: request.method().clone(),
-        uri: request.uri().clone(),
-        route: request.extensions().get::<MatchedPath>().cloned(),
-    };
-    let mut response = next.run(request).await;
-    response.extensions_mut().insert(line);
-    response
+impl RequestLine {
+    pub fn of<B>(request: &Request<B>) -> Self {
+        Self {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            route: request.extensions().get::<MatchedPath>().cloned(),
+        }
+    }
+
+    pub fn path(&self) -> &str {
+        self.uri.path()
+    }
+
+    /// Puts the line on `response`, for [`AccessLog`], which runs outside whatever answered.
+    pub fn attach<B>(self, response: &mut Response<B>) {
+        response.extensions_mut().insert(self);
+    }
 }
 
 impl<B> OnResponse<B> for AccessLog {

@@ -1,8 +1,8 @@
 //! Turns a service's routes into the full application: probes, metrics, and the layers every
 //! request passes through. tower-http sets and echoes the request id, makes the request span and
-//! the access log, limits the body and catches panics; what no layer does is here, one small
-//! function each: the URI limit, the handler deadline, the kit's answer to an oversized body,
-//! and `Connection: close` while draining.
+//! the access log, limits the body and catches panics; what no layer does (the URI limit, the
+//! handler deadline, the kit's answer to an oversized body, `Connection: close` while draining)
+//! is [`around_handler`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +22,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::access_log::{AccessLog, PROBES, carry_request_line};
+use crate::access_log::{AccessLog, PROBES, RequestLine};
 use crate::error::json_error;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::{self, HttpMetrics, Registry};
@@ -57,8 +57,13 @@ pub struct AppParts {
 pub type ErrorPage =
     Arc<dyn Fn(&str, StatusCode, &'static str, &'static str) -> Response + Send + Sync>;
 
+/// What [`around_handler`] needs.
+struct Kit {
+    refusals: Refusals,
+    lifecycle: Lifecycle,
+}
+
 /// The kit's own refusals, answered as the service answers its errors.
-#[derive(Clone)]
 struct Refusals {
     error_page: Option<ErrorPage>,
 }
@@ -89,13 +94,16 @@ pub fn build(routes: Router, parts: AppParts) -> Router {
         error_page,
     } = parts;
     let access_log = AccessLog::new(HttpMetrics::register(&mut registry), log_probes);
-    let refusals = Refusals { error_page };
+    let kit = Arc::new(Kit {
+        refusals: Refusals { error_page },
+        lifecycle: lifecycle.clone(),
+    });
     let registry = Arc::new(registry);
 
     let [health_path, ready_path, metrics_path] = PROBES;
     let probes = Router::new()
         .route(health_path, get(health))
-        .route(ready_path, get(ready).with_state(lifecycle.clone()))
+        .route(ready_path, get(ready).with_state(lifecycle))
         .route(metrics_path, get(render_metrics).with_state(registry));
 
     // Outermost first. Router::layer wraps each route, so the matched route is known to all.
@@ -112,14 +120,7 @@ pub fn build(routes: Router, parts: AppParts) -> Router {
                 .on_eos(())
                 .on_failure(()),
         )
-        .layer(middleware::from_fn(carry_request_line))
-        .map_response(move |response| close_when_draining(&lifecycle, response))
-        .layer(middleware::from_fn_with_state(
-            refusals.clone(),
-            refuse_long_uri,
-        ))
-        .layer(middleware::from_fn_with_state(refusals.clone(), deadline))
-        .layer(middleware::from_fn_with_state(refusals, refuse_large_body))
+        .layer(middleware::from_fn_with_state(kit, around_handler))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| {
             json_error(
@@ -157,69 +158,53 @@ async fn render_metrics(State(registry): State<Arc<Registry>>) -> Response {
         .into_response()
 }
 
-/// While draining, clients re-connect elsewhere instead of reusing a connection to a pod going
-/// away.
-fn close_when_draining(lifecycle: &Lifecycle, mut response: Response) -> Response {
-    if lifecycle.is_draining() {
+/// What the kit does around every handler that no tower-http layer does: the URI limit, the
+/// handler deadline, the kit's own `413`, `Connection: close` while draining, and the request
+/// line the access log reads. One middleware rather than one each, as every axum middleware
+/// costs a boxed future and a clone of the stack below it on every request.
+async fn around_handler(State(kit): State<Arc<Kit>>, request: Request, next: Next) -> Response {
+    let line = RequestLine::of(&request);
+    let path = line.path();
+    let mut response = if is_too_long(request.uri()) {
+        kit.refusals.refuse(
+            path,
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            "the request URI is too long",
+        )
+    } else {
+        match tokio::time::timeout(HANDLER_TIMEOUT, next.run(request)).await {
+            // The body limit's own 413 is plain text; no route answers 413 itself.
+            Ok(response) if response.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                kit.refusals.refuse(
+                    path,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the request body is too large",
+                )
+            }
+            Ok(response) => response,
+            Err(_) => kit.refusals.refuse(
+                path,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "the request took too long to answer",
+            ),
+        }
+    };
+    if kit.lifecycle.is_draining() {
+        // Clients re-connect elsewhere instead of reusing a connection to a pod going away.
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
+    line.attach(&mut response);
     response
 }
 
-/// `414` for a path and query over [`MAX_URI_BYTES`].
-async fn refuse_long_uri(
-    State(refusals): State<Refusals>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let uri_len = request
-        .uri()
-        .path_and_query()
-        .map_or(0, |pq| pq.as_str().len());
-    if uri_len > MAX_URI_BYTES {
-        return refusals.refuse(
-            request.uri().path(),
-            StatusCode::URI_TOO_LONG,
-            "uri_too_long",
-            "the request URI is too long",
-        );
-    }
-    next.run(request).await
-}
-
-/// `503` for a handler still running after [`HANDLER_TIMEOUT`].
-async fn deadline(State(refusals): State<Refusals>, request: Request, next: Next) -> Response {
-    let uri = request.uri().clone();
-    match tokio::time::timeout(HANDLER_TIMEOUT, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => refusals.refuse(
-            uri.path(),
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
-            "the request took too long to answer",
-        ),
-    }
-}
-
-/// The kit's `413` in place of the body limit's plain-text one (no route answers `413` itself).
-async fn refuse_large_body(
-    State(refusals): State<Refusals>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let uri: Uri = request.uri().clone();
-    let response = next.run(request).await;
-    if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
-        return response;
-    }
-    refusals.refuse(
-        uri.path(),
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
-        "the request body is too large",
-    )
+/// A path and query over [`MAX_URI_BYTES`], answered `414`.
+fn is_too_long(uri: &Uri) -> bool {
+    uri.path_and_query().map_or(0, |pq| pq.as_str().len()) > MAX_URI_BYTES
 }
 
 #[cfg(test)]

@@ -186,7 +186,11 @@ where
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
-        let mut context = extensions.remove::<LineContext>().unwrap_or_default();
+        if let Some(context) = extensions.get_mut::<LineContext>() {
+            values.record(context);
+            return;
+        }
+        let mut context = LineContext::default();
         values.record(&mut context);
         if !context.is_empty() {
             extensions.insert(context);
