@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use moka::future::Cache;
 use prometheus_client::metrics::counter::Counter;
-use service_kit::RequestId;
 use service_kit::metrics::{Registry, counter};
+use tracing::Instrument;
 
 use crate::budget::{CallBudget, Spend};
 use crate::catalogue;
@@ -117,9 +117,9 @@ impl ImageCache {
     }
 
     /// The photo for `bird` (already trimmed and non-empty).
-    pub async fn photo(&self, bird: &str, request_id: &RequestId) -> Arc<Photo> {
+    pub async fn photo(&self, bird: &str) -> Arc<Photo> {
         match &self.lookups {
-            Some(lookups) => lookups.photo(bird, request_id).await,
+            Some(lookups) => lookups.photo(bird).await,
             None => self.default_photo(),
         }
     }
@@ -178,14 +178,14 @@ impl Drop for Refreshing {
 }
 
 impl Lookups {
-    async fn photo(&self, bird: &str, request_id: &RequestId) -> Arc<Photo> {
+    async fn photo(&self, bird: &str) -> Arc<Photo> {
         let key = bird.to_lowercase();
         let entry = self
             .slots
             .entry(key.clone())
             .or_insert_with(async {
                 let found = self.fetch(bird, &key).await;
-                let answer = self.settle(bird, None, found, request_id);
+                let answer = self.settle(bird, None, found);
                 Arc::new(Slot {
                     answer: Mutex::new(answer),
                     refreshing: AtomicBool::new(false),
@@ -202,13 +202,15 @@ impl Lookups {
         let slot = entry.into_value();
         let answer = slot.answer();
         if self.clock.now() >= answer.due {
-            self.refresh(slot, bird, key, request_id);
+            self.refresh(slot, bird, key);
         }
         answer.photo
     }
 
-    /// Starts a background refresh of `slot`, unless one is already under way.
-    fn refresh(&self, slot: Arc<Slot>, bird: &str, key: String, request_id: &RequestId) {
+    /// Starts a background refresh of `slot`, unless one is already under way. It runs in a
+    /// span of its own that follows from the request's (whose lines it logs as that request's),
+    /// so the request's span ends when the request does.
+    fn refresh(&self, slot: Arc<Slot>, bird: &str, key: String) {
         if slot.refreshing.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -216,18 +218,20 @@ impl Lookups {
         let refreshing = Refreshing(slot);
         let lookups = self.clone();
         let bird = bird.to_owned();
-        let request_id = request_id.clone();
-        tokio::spawn(async move {
+        let span = tracing::error_span!(parent: None, "refresh");
+        span.follows_from(tracing::Span::current());
+        let refresh = async move {
             let found = lookups.fetch(&bird, &key).await;
             let failed = found.is_err();
             let slot = &refreshing.0;
-            slot.replace(lookups.settle(&bird, Some(&slot.answer()), found, &request_id));
+            slot.replace(lookups.settle(&bird, Some(&slot.answer()), found));
             drop(refreshing);
             // Counted once the refresh is over, so the count says its effect is in place.
             if failed {
                 lookups.metrics.failed_refreshes.inc();
             }
-        });
+        };
+        tokio::spawn(refresh.instrument(span));
     }
 
     /// One call to Unsplash for `bird`, if the budget and the key's quota allow it.
@@ -242,7 +246,6 @@ impl Lookups {
             self.metrics.over_budget.inc();
             if warn {
                 tracing::warn!(
-                    service = crate::SERVICE,
                     upstream = "unsplash",
                     names = if for_catalogue {
                         "catalogue"
@@ -267,7 +270,6 @@ impl Lookups {
         bird: &str,
         previous: Option<&Answer>,
         found: Result<Photo, LookupError>,
-        request_id: &RequestId,
     ) -> Answer {
         let now = self.clock.now();
         match found {
@@ -280,12 +282,10 @@ impl Lookups {
                 let last_good = previous.filter(|answer| answer.from_unsplash);
                 if !err.is_quota() {
                     tracing::warn!(
-                        service = crate::SERVICE,
                         upstream = "unsplash",
                         bird,
                         reason = %err,
                         serving = if last_good.is_some() { "last good photo" } else { "default image" },
-                        request_id = request_id.as_str(),
                         "no photo from Unsplash"
                     );
                 }

@@ -64,7 +64,6 @@ impl KeyQuota {
         }
         *paused_until = Some(now + PAUSE);
         tracing::warn!(
-            service = crate::SERVICE,
             upstream = "unsplash",
             remaining,
             reserve = RESERVE,

@@ -75,7 +75,7 @@ pub fn app_with_clock(
         clock,
         &mut registry,
     );
-    Ok(service_kit::finish(
+    Ok(service_kit::app::build(
         routes::router(cache),
         AppParts {
             service: SERVICE,

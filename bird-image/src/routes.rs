@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use service_kit::RequestId;
 use service_kit::error::{self, json_error};
 
 use crate::cache::ImageCache;
@@ -36,10 +35,9 @@ struct ImageQuery {
 /// `GET /?birdName=`: the photo URL as a JSON string, as the original answered.
 async fn legacy_image(
     State(cache): State<ImageCache>,
-    request_id: RequestId,
     query: Result<Query<ImageQuery>, QueryRejection>,
 ) -> Response {
-    match find(&cache, &request_id, query).await {
+    match find(&cache, query).await {
         Ok(photo) => Json(photo.url.as_str()).into_response(),
         Err(refusal) => refusal,
     }
@@ -48,10 +46,9 @@ async fn legacy_image(
 /// `GET /v1/image?birdName=`: `{"url", "credit"}`.
 async fn image(
     State(cache): State<ImageCache>,
-    request_id: RequestId,
     query: Result<Query<ImageQuery>, QueryRejection>,
 ) -> Response {
-    match find(&cache, &request_id, query).await {
+    match find(&cache, query).await {
         Ok(photo) => Json(&*photo).into_response(),
         Err(refusal) => refusal,
     }
@@ -59,7 +56,6 @@ async fn image(
 
 async fn find(
     cache: &ImageCache,
-    request_id: &RequestId,
     query: Result<Query<ImageQuery>, QueryRejection>,
 ) -> Result<Arc<Photo>, Response> {
     let Query(query) = query.map_err(|rejection| {
@@ -80,5 +76,5 @@ async fn find(
     if name.is_empty() {
         return Ok(cache.default_photo());
     }
-    Ok(cache.photo(name, request_id).await)
+    Ok(cache.photo(name).await)
 }

@@ -36,7 +36,7 @@ pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
         images,
         default_image: config.default_image_url.clone(),
     };
-    Ok(service_kit::finish(
+    Ok(service_kit::app::build(
         routes::router(state),
         AppParts {
             service: SERVICE,

@@ -53,11 +53,9 @@ async fn random_bird(State(state): State<Arc<AppState>>, request_id: RequestId) 
         .into_response(),
         Err(reason) => {
             tracing::warn!(
-                service = crate::SERVICE,
                 upstream = "bird-image",
                 bird = species.name,
                 %reason,
-                request_id = request_id.as_str(),
                 "answering the bird in disguise"
             );
             Json(Bird {

@@ -59,13 +59,7 @@ impl BirdApi {
                 }
             });
         if let Err(reason) = &result {
-            tracing::warn!(
-                service = crate::SERVICE,
-                upstream = "bird",
-                %reason,
-                request_id = request_id.as_str(),
-                "no bird to show"
-            );
+            tracing::warn!(upstream = "bird", %reason, "no bird to show");
         }
         result
     }

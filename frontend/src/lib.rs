@@ -11,7 +11,6 @@ pub mod security;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::middleware;
 use service_kit::http_client::{UpstreamClient, UpstreamSettings};
 use service_kit::metrics::{Registry, UpstreamMetrics};
 use service_kit::{AppParts, Lifecycle};
@@ -40,7 +39,7 @@ pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
         srcsets: page::Srcsets::default(),
     });
     let pages = state.clone();
-    let app = service_kit::finish(
+    let app = service_kit::app::build(
         routes::router(state),
         AppParts {
             service: SERVICE,
@@ -52,6 +51,5 @@ pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
             })),
         },
     );
-    // Outermost, so probes, metrics and the kit's own error answers carry the headers too.
-    Ok(app.layer(middleware::from_fn(security::headers)))
+    Ok(security::with_headers(app))
 }

@@ -156,7 +156,7 @@ fn html(status: StatusCode, cache: HeaderValue, rendered: askama::Result<String>
         )
             .into_response(),
         Err(err) => {
-            tracing::error!(service = crate::SERVICE, reason = %err, "page rendering failed");
+            tracing::error!(reason = %err, "page rendering failed");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 [(header::CACHE_CONTROL, NO_STORE)],

@@ -1,9 +1,10 @@
-//! Headers every response carries, whatever produced it.
+//! Headers every response carries, whatever produced it: pages, assets, probes, metrics, the
+//! fallbacks and the kit's own refusals.
 
-use axum::extract::Request;
+use axum::Router;
 use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::Response;
+use tower::ServiceBuilder;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Only the page's own script and stylesheet run; photos may come from any https host (Unsplash
 /// hot-linking) or from here (the placeholder); the page cannot be framed, nor post elsewhere.
@@ -19,23 +20,32 @@ pub const REFERRER_POLICY: &str = "no-referrer";
 /// for 5 minutes (probes, metrics, errors).
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
-pub async fn headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static(REFERRER_POLICY),
-    );
-    // For browsers that predate frame-ancestors.
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.entry(header::CACHE_CONTROL).or_insert(NO_STORE);
-    response
+/// `app` with the headers on every answer. Call it on the finished app, so that its layers
+/// are the outermost.
+pub fn with_headers(app: Router) -> Router {
+    let static_value = HeaderValue::from_static;
+    app.layer(
+        ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::overriding(
+                header::CONTENT_SECURITY_POLICY,
+                static_value(CONTENT_SECURITY_POLICY),
+            ))
+            .layer(SetResponseHeaderLayer::overriding(
+                header::X_CONTENT_TYPE_OPTIONS,
+                static_value("nosniff"),
+            ))
+            .layer(SetResponseHeaderLayer::overriding(
+                header::REFERRER_POLICY,
+                static_value(REFERRER_POLICY),
+            ))
+            // For browsers that predate frame-ancestors.
+            .layer(SetResponseHeaderLayer::overriding(
+                header::X_FRAME_OPTIONS,
+                static_value("DENY"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::CACHE_CONTROL,
+                NO_STORE,
+            )),
+    )
 }

@@ -1,25 +1,33 @@
-//! Turns a service's routes into the full application: probes, metrics, and the middleware
-//! every request passes through (request id, limits, access log, metrics, panic guard,
-//! deadline).
+//! Turns a service's routes into the full application: probes, metrics, and the layers every
+//! request passes through. tower-http sets and echoes the request id, makes the request span and
+//! the access log, limits the body and catches panics; what no layer does (the URI limit, the
+//! handler deadline, the kit's answer to an oversized body, `Connection: close` while draining)
+//! is [`around_handler`].
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
+use crate::access_log::{AccessLog, PROBES, RequestLine};
 use crate::error::json_error;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::{self, HttpMetrics, Registry};
-use crate::request_id::{self, RequestId};
+use crate::request_id;
+use crate::request_span::request_span;
 
 /// Longest path-and-query accepted; longer requests get `414` before reaching a handler.
 pub const MAX_URI_BYTES: usize = 2048;
@@ -29,7 +37,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Backstop for a handler; every upstream budget is well below it.
 pub const HANDLER_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// What [`finish`] needs besides the routes.
+/// What [`build`] needs besides the routes.
 pub struct AppParts {
     /// `bird`, `bird-image` or `frontend`: the `service` field of every log line.
     pub service: &'static str,
@@ -49,18 +57,18 @@ pub struct AppParts {
 pub type ErrorPage =
     Arc<dyn Fn(&str, StatusCode, &'static str, &'static str) -> Response + Send + Sync>;
 
-/// The kit's own routes: not traffic, so not access-logged unless asked.
-const PROBES: [&str; 3] = ["/health", "/ready", "/metrics"];
-
-struct Observer {
-    service: &'static str,
-    metrics: HttpMetrics,
+/// What [`around_handler`] needs.
+struct Kit {
+    refusals: Refusals,
     lifecycle: Lifecycle,
-    log_probes: bool,
+}
+
+/// The kit's own refusals, answered as the service answers its errors.
+struct Refusals {
     error_page: Option<ErrorPage>,
 }
 
-impl Observer {
+impl Refusals {
     fn refuse(
         &self,
         path: &str,
@@ -75,9 +83,9 @@ impl Observer {
     }
 }
 
-/// Adds `/health`, `/ready` and `/metrics` to `routes` and wraps everything in the common
-/// middleware. `routes` brings its own fallbacks (JSON for APIs, HTML for the frontend).
-pub fn finish(routes: Router, parts: AppParts) -> Router {
+/// The whole application: `routes` (with its own fallbacks, JSON for APIs, HTML for the
+/// frontend), `/health`, `/ready` and `/metrics`, and the layers every request passes through.
+pub fn build(routes: Router, parts: AppParts) -> Router {
     let AppParts {
         service,
         mut registry,
@@ -85,12 +93,10 @@ pub fn finish(routes: Router, parts: AppParts) -> Router {
         log_probes,
         error_page,
     } = parts;
-    let observer = Arc::new(Observer {
-        service,
-        metrics: HttpMetrics::register(&mut registry),
+    let access_log = AccessLog::new(HttpMetrics::register(&mut registry), log_probes);
+    let kit = Arc::new(Kit {
+        refusals: Refusals { error_page },
         lifecycle: lifecycle.clone(),
-        log_probes,
-        error_page,
     });
     crate::process_metrics::register(&mut registry);
     let registry = Arc::new(registry);
@@ -101,17 +107,30 @@ pub fn finish(routes: Router, parts: AppParts) -> Router {
         .route(ready_path, get(ready).with_state(lifecycle))
         .route(metrics_path, get(render_metrics).with_state(registry));
 
-    routes.merge(probes).layer(
-        ServiceBuilder::new()
-            .layer(middleware::from_fn_with_state(observer, observe))
-            .layer(CatchPanicLayer::custom(|_| {
-                json_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "the request could not be completed",
-                )
-            })),
-    )
+    // Outermost first. Router::layer wraps each route, so the matched route is known to all.
+    let layers = ServiceBuilder::new()
+        .map_request(request_id::drop_insane::<Body>)
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(move |request: &Request| request_span(service, request))
+                .on_request(())
+                .on_response(access_log)
+                .on_body_chunk(())
+                .on_eos(())
+                .on_failure(()),
+        )
+        .layer(middleware::from_fn_with_state(kit, around_handler))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(|_| {
+            json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the request could not be completed",
+            )
+        }));
+    routes.merge(probes).layer(layers)
 }
 
 /// Liveness: the process runs and its runtime answers. Touches nothing else.
@@ -140,87 +159,53 @@ async fn render_metrics(State(registry): State<Arc<Registry>>) -> Response {
         .into_response()
 }
 
-/// Request id in and out, the URI and body limits, the deadline, one access-log line (probes
-/// only when asked) and the HTTP metrics.
-async fn observe(
-    State(observer): State<Arc<Observer>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let request_id = RequestId::from_incoming(request.headers().get(request_id::HEADER));
-    request
-        .headers_mut()
-        .insert(request_id::HEADER, request_id.0.clone());
-    request.extensions_mut().insert(request_id.clone());
-
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
-    let uri_len = request
-        .uri()
-        .path_and_query()
-        .map_or(0, |pq| pq.as_str().len());
-
-    let declared_body = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|len| len.to_str().ok()?.parse::<u64>().ok())
-        .unwrap_or(0);
-
-    let mut response = if uri_len > MAX_URI_BYTES {
-        observer.refuse(
-            &path,
+/// What the kit does around every handler that no tower-http layer does: the URI limit, the
+/// handler deadline, the kit's own `413`, `Connection: close` while draining, and the request
+/// line the access log reads. One middleware rather than one each, as every axum middleware
+/// costs a boxed future and a clone of the stack below it on every request.
+async fn around_handler(State(kit): State<Arc<Kit>>, request: Request, next: Next) -> Response {
+    let line = RequestLine::of(&request);
+    let path = line.path();
+    let mut response = if is_too_long(request.uri()) {
+        kit.refusals.refuse(
+            path,
             StatusCode::URI_TOO_LONG,
             "uri_too_long",
             "the request URI is too long",
         )
-    } else if declared_body > MAX_BODY_BYTES as u64 {
-        observer.refuse(
-            &path,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "the request body is too large",
-        )
     } else {
         match tokio::time::timeout(HANDLER_TIMEOUT, next.run(request)).await {
+            // The body limit's own 413 is plain text; no route answers 413 itself.
+            Ok(response) if response.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                kit.refusals.refuse(
+                    path,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the request body is too large",
+                )
+            }
             Ok(response) => response,
-            Err(_) => observer.refuse(
-                &path,
+            Err(_) => kit.refusals.refuse(
+                path,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "timeout",
                 "the request took too long to answer",
             ),
         }
     };
-
-    let headers = response.headers_mut();
-    headers.insert(request_id::HEADER, request_id.0.clone());
-    if observer.lifecycle.is_draining() {
+    if kit.lifecycle.is_draining() {
         // Clients re-connect elsewhere instead of reusing a connection to a pod going away.
-        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-
-    let elapsed = started.elapsed();
-    let status = response.status().as_u16();
-    observer.metrics.record(&route, &method, status, elapsed);
-    if !observer.log_probes && PROBES.contains(&route.as_str()) {
-        return response;
-    }
-    tracing::info!(
-        service = observer.service,
-        method = method.as_str(),
-        path = path.as_str(),
-        status_code = status,
-        response_time = elapsed.as_secs_f64() * 1000.0,
-        request_id = request_id.as_str(),
-        "request"
-    );
+    line.attach(&mut response);
     response
+}
+
+/// A path and query over [`MAX_URI_BYTES`], answered `414`.
+fn is_too_long(uri: &Uri) -> bool {
+    uri.path_and_query().map_or(0, |pq| pq.as_str().len()) > MAX_URI_BYTES
 }
 
 #[cfg(test)]
@@ -234,7 +219,7 @@ mod tests {
     /// ahead when nothing else can run), and when it came.
     async fn past_the_deadline(error_page: Option<ErrorPage>) -> (Duration, Response) {
         let routes = Router::new().route("/slow", get(std::future::pending::<()>));
-        let app = finish(
+        let app = build(
             routes,
             AppParts {
                 service: "unit",

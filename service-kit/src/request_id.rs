@@ -1,10 +1,13 @@
-//! `x-request-id`: kept from the caller when it is sane, generated otherwise, passed to the
-//! next hop by handlers and echoed on the response by the middleware.
+//! `x-request-id`: kept from the caller when it is sane, generated otherwise, echoed on the
+//! response, and passed to the next hop by handlers. tower-http's `SetRequestId` and
+//! `PropagateRequestId` do the setting and echoing; [`drop_insane`] runs before them, as they
+//! keep whatever id a request brings.
+
+use std::convert::Infallible;
 
 use axum::extract::FromRequestParts;
-use axum::http::HeaderValue;
 use axum::http::request::Parts;
-use std::convert::Infallible;
+use axum::http::{HeaderValue, Request};
 
 pub const HEADER: &str = "x-request-id";
 
@@ -39,14 +42,27 @@ fn is_acceptable(value: &HeaderValue) -> bool {
     !bytes.is_empty() && bytes.len() <= MAX_LEN && bytes.iter().all(|b| b.is_ascii_graphic())
 }
 
+/// Removes a caller's `x-request-id` that is not 1 to 128 printable ASCII bytes, so that it is
+/// replaced by a fresh one rather than logged and passed on.
+pub fn drop_insane<B>(mut request: Request<B>) -> Request<B> {
+    let insane = request
+        .headers()
+        .get(HEADER)
+        .is_some_and(|value| !is_acceptable(value));
+    if insane {
+        request.headers_mut().remove(HEADER);
+    }
+    request
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(parts
             .extensions
-            .get::<RequestId>()
-            .cloned()
+            .get::<tower_http::request_id::RequestId>()
+            .map(|id| RequestId(id.header_value().clone()))
             .unwrap_or_else(|| RequestId::from_incoming(parts.headers.get(HEADER))))
     }
 }
@@ -70,5 +86,18 @@ mod tests {
         );
 
         assert_eq!(RequestId::from_incoming(None).as_str().len(), 36);
+    }
+
+    #[test]
+    fn only_insane_incoming_ids_are_dropped() {
+        let with_id = |id: &str| {
+            let request = Request::get("/").header(HEADER, id).body(()).unwrap();
+            drop_insane(request).headers().get(HEADER).cloned()
+        };
+        assert_eq!(with_id("abc-123").unwrap(), "abc-123");
+        assert_eq!(with_id(&"x".repeat(MAX_LEN)).unwrap().len(), MAX_LEN);
+        assert_eq!(with_id(&"x".repeat(MAX_LEN + 1)), None);
+        assert_eq!(with_id("has space"), None);
+        assert_eq!(with_id(""), None);
     }
 }

@@ -1,16 +1,20 @@
 //! Logging: one JSON object per line on stdout, with the field names the CloudWatch Logs
-//! Insights queries rely on (`timestamp`, `level`, `service`, `message`, then the event's fields).
+//! Insights queries rely on (`timestamp`, `level`, `service`, `message`, then the event's fields,
+//! then the `request_id` of the request being served).
 
 use std::fmt;
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -39,11 +43,22 @@ pub fn json_subscriber<W>(
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    tracing_subscriber::fmt()
-        .with_env_filter(env_filter())
+    tracing_subscriber::registry()
+        .with(env_filter())
+        .with(json_lines(service, writer))
+}
+
+/// The layers that write JSON lines to `writer`: [`JsonLines`] and the [`SpanContext`] it reads.
+pub fn json_lines<S, W>(service: &'static str, writer: W) -> impl Layer<S> + Send + Sync + 'static
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .event_format(JsonLines { service })
-        .finish()
+        .fmt_fields(NoSpanFields)
+        .and_then(SpanContext)
 }
 
 fn env_filter() -> EnvFilter {
@@ -52,8 +67,11 @@ fn env_filter() -> EnvFilter {
 
 /// Formats each event as a single JSON object.
 ///
-/// The line is serialised straight into one buffer (no map of owned keys and values per
-/// event): one access-log line per request makes this the hottest code of a cached answer.
+/// `service` and `request_id` come from the event itself, else from the nearest span that has
+/// them (see [`SpanContext`], which must be installed beside this formatter), else `service`
+/// is the default and `request_id` is left out. The line is serialised straight into one
+/// buffer (no map of owned keys and values per event): one access-log line per request makes
+/// this the hottest code of a cached answer.
 pub struct JsonLines {
     pub service: &'static str,
 }
@@ -65,14 +83,27 @@ where
 {
     fn format_event(
         &self,
-        _ctx: &FmtContext<'_, S, N>,
+        ctx: &FmtContext<'_, S, N>,
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
         let mut fields = JsonFields::default();
         event.record(&mut fields);
+        let mut service = fields.service.as_ref().map(|name| to_json(name));
+        let mut request_id = fields.request_id.take();
+        if service.is_none() || request_id.is_none() {
+            for span in ctx.event_scope().into_iter().flatten() {
+                if let Some(context) = span.extensions().get::<LineContext>() {
+                    service = service.or_else(|| context.service.clone());
+                    request_id = request_id.or_else(|| context.request_id.clone());
+                }
+                if service.is_some() && request_id.is_some() {
+                    break;
+                }
+            }
+        }
 
-        let mut line = Vec::with_capacity(160 + fields.rest.len());
+        let mut line = Vec::with_capacity(200 + fields.rest.len());
         line.extend_from_slice(b"{\"timestamp\":\"");
         OffsetDateTime::now_utc()
             .format_into(&mut line, &Rfc3339)
@@ -80,13 +111,110 @@ where
         line.extend_from_slice(b"\",\"level\":");
         push_json(&mut line, event.metadata().level().as_str());
         line.extend_from_slice(b",\"service\":");
-        push_json(&mut line, fields.service.as_deref().unwrap_or(self.service));
+        match &service {
+            Some(json) => line.extend_from_slice(json.as_bytes()),
+            None => push_json(&mut line, self.service),
+        }
         line.extend_from_slice(b",\"message\":");
         push_json(&mut line, &fields.message);
         line.extend_from_slice(&fields.rest);
+        if let Some(json) = &request_id {
+            line.extend_from_slice(b",\"request_id\":");
+            line.extend_from_slice(json.as_bytes());
+        }
         line.extend_from_slice(b"}\n");
         writer.write_str(std::str::from_utf8(&line).map_err(|_| fmt::Error)?)
     }
+}
+
+/// The fmt layer keeps a text copy of every span's fields for its formatter; [`JsonLines`]
+/// prints none of them, so the copy is left empty instead of written for every request.
+pub struct NoSpanFields;
+
+impl<'w> FormatFields<'w> for NoSpanFields {
+    fn format_fields<R: RecordFields>(&self, _: Writer<'w>, _: R) -> fmt::Result {
+        Ok(())
+    }
+}
+
+/// Keeps the `service` and `request_id` fields of each span (the request span's), already
+/// written as JSON, where [`JsonLines`] finds them for every line logged inside the span. A
+/// span that follows from another without one of them takes it from there, so background work
+/// a request started logs that request's id.
+pub struct SpanContext;
+
+/// What [`SpanContext`] keeps of a span: JSON strings, ready to copy into a line.
+#[derive(Clone, Default)]
+struct LineContext {
+    service: Option<String>,
+    request_id: Option<String>,
+}
+
+impl LineContext {
+    fn is_empty(&self) -> bool {
+        self.service.is_none() && self.request_id.is_none()
+    }
+}
+
+impl Visit for LineContext {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "service" => self.service = Some(to_json(value)),
+            "request_id" => self.request_id = Some(to_json(value)),
+            _ => {}
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if matches!(field.name(), "service" | "request_id") {
+            self.record_str(field, &format!("{value:?}"));
+        }
+    }
+}
+
+impl<S> Layer<S> for SpanContext
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut context = LineContext::default();
+        attrs.record(&mut context);
+        if let (false, Some(span)) = (context.is_empty(), ctx.span(id)) {
+            span.extensions_mut().insert(context);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        if let Some(context) = extensions.get_mut::<LineContext>() {
+            values.record(context);
+            return;
+        }
+        let mut context = LineContext::default();
+        values.record(&mut context);
+        if !context.is_empty() {
+            extensions.insert(context);
+        }
+    }
+
+    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: Context<'_, S>) {
+        let (Some(span), Some(cause)) = (ctx.span(id), ctx.span(follows)) else {
+            return;
+        };
+        let Some(inherited) = cause.extensions().get::<LineContext>().cloned() else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        let mut context = extensions.remove::<LineContext>().unwrap_or_default();
+        context.service = context.service.or(inherited.service);
+        context.request_id = context.request_id.or(inherited.request_id);
+        extensions.insert(context);
+    }
+}
+
+fn to_json(value: &str) -> String {
+    // Serialising a string cannot fail.
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 /// Appends `value` as JSON. Serialising strings and numbers into a `Vec` cannot fail.
@@ -94,13 +222,15 @@ fn push_json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
     let _ = serde_json::to_writer(out, value);
 }
 
-/// An event's fields: `service` and `message`, which lead the line, and the others already
-/// serialised as `,"name":value` in the order the event gives them.
+/// An event's fields: `service` and `message`, which lead the line, `request_id`, which ends it,
+/// and the others already serialised as `,"name":value` in the order the event gives them.
 #[derive(Default)]
 struct JsonFields {
     service: Option<String>,
     /// `null` when the event has no message.
     message: Option<String>,
+    /// As JSON.
+    request_id: Option<String>,
     rest: Vec<u8>,
 }
 
@@ -122,6 +252,7 @@ impl JsonFields {
         match field.name() {
             "service" => self.service = Some(value),
             "message" => self.message = Some(value),
+            "request_id" => self.request_id = Some(to_json(&value)),
             _ => self.push(field, &value),
         }
     }
@@ -144,6 +275,7 @@ impl Visit for JsonFields {
     fn record_str(&mut self, field: &Field, value: &str) {
         match field.name() {
             "service" | "message" => self.push_text(field, value.to_owned()),
+            "request_id" => self.request_id = Some(to_json(value)),
             _ => self.push(field, value),
         }
     }
@@ -246,5 +378,56 @@ mod tests {
         assert_eq!(line["not_a_number"], Value::Null);
         assert_eq!(line["reason"], "bad \"quote\"");
         assert_eq!(line["shown"], "Some(1)");
+    }
+
+    #[test]
+    fn lines_inside_a_span_take_its_service_and_request_id() {
+        let (text, lines) = capture(|| {
+            let request = tracing::error_span!("request", service = "bird", request_id = "r-1");
+            let _entered = request.enter();
+            let inner = tracing::info_span!("upstream", otel.kind = "client");
+            let _inner = inner.enter();
+            tracing::warn!(upstream = "bird-image", "deep inside");
+            tracing::warn!(service = "frontend", request_id = "mine", "own fields win");
+        });
+        assert_eq!(lines[0]["service"], "bird");
+        assert_eq!(lines[0]["request_id"], "r-1");
+        assert_eq!(lines[0]["upstream"], "bird-image");
+        assert!(lines[0].get("otel.kind").is_none(), "{text}");
+        assert_eq!(lines[1]["service"], "frontend");
+        assert_eq!(lines[1]["request_id"], "mine");
+        assert_eq!(
+            text.matches("request_id").count(),
+            2,
+            "one key per line: {text}"
+        );
+    }
+
+    #[test]
+    fn a_span_following_a_request_logs_as_that_request() {
+        let (_, lines) = capture(|| {
+            let request =
+                tracing::error_span!("request", service = "bird-image", request_id = "r-2");
+            let later = tracing::error_span!(parent: None, "refresh");
+            later.follows_from(&request);
+            drop(request);
+            later.in_scope(|| tracing::warn!("in the background"));
+            tracing::warn!("outside");
+        });
+        assert_eq!(lines[0]["service"], "bird-image");
+        assert_eq!(lines[0]["request_id"], "r-2");
+        assert_eq!(lines[1]["service"], "unit");
+        assert!(lines[1].get("request_id").is_none());
+    }
+
+    #[test]
+    fn a_request_id_recorded_after_the_span_began_is_used() {
+        let (_, lines) = capture(|| {
+            let span = tracing::error_span!("request", request_id = tracing::field::Empty);
+            span.record("request_id", "late");
+            span.in_scope(|| tracing::info!("recorded"));
+        });
+        assert_eq!(lines[0]["request_id"], "late");
+        assert_eq!(lines[0]["service"], "unit");
     }
 }

@@ -9,6 +9,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tracing_subscriber::layer::SubscriberExt;
 
 use crate::lifecycle::Lifecycle;
 use crate::server::{ShutdownSettings, serve};
@@ -97,11 +98,9 @@ impl LogCapture {
         level: tracing::Level,
     ) -> tracing::subscriber::DefaultGuard {
         keep_call_sites_live();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(level)
-            .with_writer(self.clone())
-            .event_format(crate::telemetry::JsonLines { service })
-            .finish();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::filter::LevelFilter::from_level(level))
+            .with(crate::telemetry::json_lines(service, self.clone()));
         tracing::subscriber::set_default(subscriber)
     }
 

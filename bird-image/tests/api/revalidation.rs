@@ -155,3 +155,62 @@ async fn a_name_never_found_is_retried_a_minute_later() {
     wait_for_photo(&app, "Cardinal", NEW).await;
     assert_eq!(metric(&app, REFRESHES).await, 1.0);
 }
+
+/// The cache's warnings carry the id of the request they happened for, with nothing passed to
+/// the cache: a failed first lookup that request's, a failed background refresh that of the
+/// request that started it.
+#[tokio::test]
+async fn cache_warnings_carry_the_request_id_of_their_request() {
+    let logs = service_kit::testing::LogCapture::default();
+    let _guard = crate::support::capture_logs(&logs, tracing::Level::WARN);
+    let unsplash = MockServer::start().await;
+    search()
+        .respond_with(answer("https://images.unsplash.com/old"))
+        .up_to_n_times(1)
+        .mount(&unsplash)
+        .await;
+    search()
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&unsplash)
+        .await;
+    let clock = ManualClock::default();
+    let app = start(&unsplash.uri(), &clock, |config| {
+        config.cache_ttl_secs = TTL.as_secs();
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let ask = |bird: &str, id: &str| {
+        client
+            .get(app.url(&format!("/?birdName={bird}")))
+            .header("x-request-id", id)
+            .send()
+    };
+    assert_eq!(ask("Mallard", "fills-cache").await.unwrap().status(), 200);
+    assert_eq!(
+        ask("Blue%20Jay", "first-lookup").await.unwrap().status(),
+        200
+    );
+    clock.advance(TTL);
+    assert_eq!(
+        ask("Mallard", "starts-refresh").await.unwrap().status(),
+        200
+    );
+    wait_for_metric(&app, FAILED_REFRESHES, 1.0).await;
+
+    let warnings: Vec<_> = logs
+        .lines()
+        .into_iter()
+        .filter(|line| line["message"] == "no photo from Unsplash")
+        .map(|line| {
+            assert_eq!(line["service"], "bird-image", "{line}");
+            (line["bird"].clone(), line["request_id"].clone())
+        })
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            ("Blue Jay".into(), "first-lookup".into()),
+            ("Mallard".into(), "starts-refresh".into())
+        ]
+    );
+}

@@ -364,6 +364,8 @@ async fn every_response_carries_the_security_headers() {
         client.get(app.url("/static/nothing.js")),
         client.post(app.url("/")),
         client.get(app.url(&format!("/?q={}", "x".repeat(3000)))),
+        client.get(app.url("/")).body(too_large()),
+        client.get(app.url("/api/bird")).body(too_large()),
     ];
     for asset in asset_urls(&html) {
         requests.push(client.get(app.url(&asset)));
@@ -389,6 +391,41 @@ async fn every_response_carries_the_security_headers() {
         assert_eq!(header_of(&response, "x-frame-options"), "DENY", "{what}");
         assert!(response.headers().contains_key("cache-control"), "{what}");
     }
+}
+
+/// A request body over the kit's limit.
+fn too_large() -> Vec<u8> {
+    vec![b'x'; service_kit::app::MAX_BODY_BYTES + 1]
+}
+
+/// The kit's `413` is answered like the frontend's other errors: a page for people, JSON under
+/// `/api/`.
+#[tokio::test]
+async fn an_oversized_body_is_refused_with_a_page_or_json() {
+    let bird = bird_with(robin()).await;
+    let app = start_frontend(&bird.uri()).await;
+    let client = reqwest::Client::new();
+    let page = client
+        .get(app.url("/"))
+        .body(too_large())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 413);
+    assert_eq!(header_of(&page, "content-type"), "text/html; charset=utf-8");
+    assert!(page.text().await.unwrap().contains("Request refused"));
+
+    let api = client
+        .get(app.url("/api/bird"))
+        .body(too_large())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 413);
+    assert_eq!(
+        api.json::<Value>().await.unwrap()["error"],
+        "body_too_large"
+    );
 }
 
 type Csp = BTreeMap<String, BTreeSet<String>>;

@@ -7,15 +7,18 @@ mod limits;
 mod metrics;
 mod outcomes;
 mod process_metrics;
+mod request_id;
+mod request_span;
 mod tls;
 mod trace_context;
 
 use axum::Router;
 use axum::routing::get;
+use service_kit::AppParts;
+use service_kit::app::build;
 use service_kit::metrics::Registry;
 use service_kit::server::ShutdownSettings;
 use service_kit::testing::TestServer;
-use service_kit::{AppParts, finish};
 
 /// A service on the kit with one route, `GET /` answering `hello`, and the kit's 404 and 405.
 async fn start_unit_app(log_probes: bool) -> TestServer {
@@ -24,7 +27,7 @@ async fn start_unit_app(log_probes: bool) -> TestServer {
             .route("/", get(|| async { "hello" }))
             .fallback(service_kit::error::not_found)
             .method_not_allowed_fallback(service_kit::error::method_not_allowed);
-        Ok(finish(
+        Ok(build(
             routes,
             AppParts {
                 service: "unit",

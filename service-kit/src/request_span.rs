@@ -1,0 +1,67 @@
+//! The span every request is served in. Its `service` and `request_id` are on every line logged
+//! while the request is served (the JSON formatter takes them from the span); its `otel.*`,
+//! `http.*` and `url.*` fields are those of an OpenTelemetry HTTP server span, for the export.
+
+use std::fmt;
+
+use axum::extract::MatchedPath;
+use axum::http::Request;
+use tracing::Span;
+use tracing::field::Empty;
+
+use crate::metrics::method_label;
+use crate::request_id;
+
+/// The `request` span of `request`, made once its route is matched and its id is set.
+/// `http.response.status_code` (and `otel.status_code` for a 5xx) are recorded when it is
+/// answered.
+///
+/// At ERROR, the most severe level, so that whatever level the log filter lets through, the
+/// lines it lets through carry the request's context.
+pub fn request_span<B>(service: &'static str, request: &Request<B>) -> Span {
+    let method = match method_label(request.method()) {
+        "other" => "_OTHER",
+        known => known,
+    };
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    let request_id = request
+        .headers()
+        .get(request_id::HEADER)
+        .and_then(|id| id.to_str().ok());
+    tracing::error_span!(
+        "request",
+        service,
+        request_id,
+        otel.kind = "server",
+        otel.name = %SpanName { method, route },
+        http.request.method = method,
+        http.route = route,
+        url.path = request.uri().path(),
+        http.response.status_code = Empty,
+        otel.status_code = Empty,
+    )
+}
+
+/// OpenTelemetry's name for a server span: `GET /api/bird`; the method alone when no route
+/// matched, and `HTTP` for a method outside the standard ones.
+struct SpanName<'a> {
+    method: &'a str,
+    route: Option<&'a str>,
+}
+
+impl fmt::Display for SpanName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let method = if self.method == "_OTHER" {
+            "HTTP"
+        } else {
+            self.method
+        };
+        match self.route {
+            Some(route) => write!(f, "{method} {route}"),
+            None => f.write_str(method),
+        }
+    }
+}
