@@ -15,6 +15,7 @@ use axum::routing::get;
 use serde_json::json;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tracing::Instrument;
 
 use crate::error::json_error;
 use crate::lifecycle::Lifecycle;
@@ -186,7 +187,11 @@ async fn observe(
             "the request body is too large",
         )
     } else {
-        match tokio::time::timeout(HANDLER_TIMEOUT, next.run(request)).await {
+        // Stand-in for the request span of tower-http's layer: the trace's server span.
+        let span = tracing::info_span!("request", otel.kind = "server", service = observer.service);
+        crate::trace::continue_trace(&span, request.headers());
+        let handled = next.run(request).instrument(span);
+        match tokio::time::timeout(HANDLER_TIMEOUT, handled).await {
             Ok(response) => response,
             Err(_) => observer.refuse(
                 &path,

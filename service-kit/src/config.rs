@@ -8,6 +8,8 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use url::Url;
 
+use crate::trace::TraceArgs;
+
 /// Where to listen, how to log and how to shut down. Flattened into each service's config.
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
@@ -38,6 +40,9 @@ pub struct ServerArgs {
           num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
     pub access_log_probes: bool,
 
+    #[command(flatten)]
+    pub trace: TraceArgs,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -52,6 +57,7 @@ impl ServerArgs {
             shutdown_drain_secs: 0,
             shutdown_timeout_secs: 5,
             access_log_probes: false,
+            trace: TraceArgs::default(),
             command: None,
         }
     }

@@ -17,6 +17,7 @@ pub mod server;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod trace;
 
 pub use app::{AppParts, finish};
 pub use lifecycle::Lifecycle;
