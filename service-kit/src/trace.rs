@@ -4,15 +4,16 @@
 //!
 //! With neither variable set there is no exporter, no OpenTelemetry layer in the subscriber
 //! and no propagator: a request costs what it did before traces existed, and no trace context
-//! is passed on. Passing the incoming `traceparent` through unchanged would need the layer on
-//! every span (or a second path for the header through the client), and a service that records
-//! nothing has no span of its own to put in it: the next hop that exports simply parents its
-//! span on whoever called us last with a context.
+//! is passed on, so the next hop, if it exports, starts a trace of its own. Passing the
+//! incoming `traceparent` through unchanged would need the layer on every span (or a second
+//! path for the header through the client) and would hide this hop from the trace anyway.
 //!
-//! The SDK reads the other standard variables itself: `OTEL_SERVICE_NAME` (default here: the
-//! service's own name), `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER` and
-//! `OTEL_TRACES_SAMPLER_ARG` (default `parentbased_always_on`), `OTEL_BSP_SCHEDULE_DELAY` and
-//! the other `OTEL_BSP_*` batch settings, `OTEL_EXPORTER_OTLP_HEADERS`.
+//! Besides the two endpoints, the SDK reads the standard variables itself:
+//! `OTEL_SERVICE_NAME` (default here: the service's own name), `OTEL_RESOURCE_ATTRIBUTES`,
+//! `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` (default `parentbased_always_on`),
+//! `OTEL_BSP_SCHEDULE_DELAY` and the other `OTEL_BSP_*` batch settings, and
+//! `OTEL_EXPORTER_OTLP_HEADERS`. The protocol is always `http/protobuf` and an export gives up
+//! after 10 s.
 
 use std::time::Duration;
 
