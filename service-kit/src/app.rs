@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -21,6 +21,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use tracing::Span;
 
 use crate::access_log::{AccessLog, PROBES, RequestLine};
 use crate::error::json_error;
@@ -114,7 +115,15 @@ pub fn build(routes: Router, parts: AppParts) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(move |request: &Request| request_span(service, request))
+                .make_span_with(move |request: &Request| {
+                    // Probes are neither logged nor traced unless asked: no span at all.
+                    if !log_probes && is_probe(request) {
+                        return Span::none();
+                    }
+                    let span = request_span(service, request);
+                    crate::trace::continue_trace(&span, request.headers());
+                    span
+                })
                 .on_request(())
                 .on_response(access_log)
                 .on_body_chunk(())
@@ -131,6 +140,14 @@ pub fn build(routes: Router, parts: AppParts) -> Router {
             )
         }));
     routes.merge(probes).layer(layers)
+}
+
+/// A request to one of the kit's own routes, [`PROBES`].
+fn is_probe(request: &Request) -> bool {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|route| PROBES.contains(&route.as_str()))
 }
 
 /// Liveness: the process runs and its runtime answers. Touches nothing else.

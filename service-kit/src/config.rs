@@ -8,6 +8,7 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use url::Url;
 
+use crate::trace::TraceArgs;
 use crate::web_url::is_web_url;
 
 /// Where to listen, how to log and how to shut down. Flattened into each service's config.
@@ -40,6 +41,9 @@ pub struct ServerArgs {
           num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
     pub access_log_probes: bool,
 
+    #[command(flatten)]
+    pub trace: TraceArgs,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -54,6 +58,7 @@ impl ServerArgs {
             shutdown_drain_secs: 0,
             shutdown_timeout_secs: 5,
             access_log_probes: false,
+            trace: TraceArgs::default(),
             command: None,
         }
     }

@@ -21,6 +21,7 @@ pub mod server;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod trace;
 pub mod web_url;
 
 pub use app::AppParts;

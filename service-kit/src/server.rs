@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{Command, ServerArgs};
 use crate::lifecycle::Lifecycle;
+use crate::trace::Traces;
 
 #[derive(Clone, Copy, Debug)]
 pub struct ShutdownSettings {
@@ -184,9 +185,22 @@ pub async fn run(
     if let Some(Command::Healthcheck) = args.command {
         return crate::healthcheck::run(addr);
     }
-    crate::telemetry::init(service, args.log_format);
+    let traces = match Traces::start(service, &args.trace) {
+        Ok(traces) => traces,
+        Err(reason) => {
+            eprintln!("{service}: {reason}");
+            return ExitCode::FAILURE;
+        }
+    };
+    crate::telemetry::init(service, args.log_format, traces.as_ref());
+    if let Some(traces) = &traces {
+        tracing::info!(service, collector = traces.collector(), "exporting traces");
+    }
 
     let result = async { start(service, addr, args, build).await?.await }.await;
+    if let Some(traces) = traces {
+        traces.shutdown().await;
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(reason) => {

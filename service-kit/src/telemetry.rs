@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Subscriber};
+use tracing::{Dispatch, Event, Subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::MakeWriter;
@@ -19,20 +19,29 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::LogFormat;
+use crate::trace::Traces;
 
 /// Installs the global subscriber. `service` fills the `service` field of lines whose event
 /// does not name one itself (the kit's own events always do, so one process can host several
-/// services). `RUST_LOG` filters as usual; the default level is `info`.
-pub fn init(service: &'static str, format: LogFormat) {
+/// services). `RUST_LOG` filters logs and spans as usual; the default level is `info`. With
+/// `traces`, spans are exported too.
+pub fn init(service: &'static str, format: LogFormat, traces: Option<&Traces>) {
     // A second call (tests, an embedding binary) keeps the first subscriber.
-    let _ = match format {
-        LogFormat::Json => json_subscriber(service, std::io::stdout).try_init(),
-        LogFormat::Text => tracing_subscriber::fmt()
-            .with_env_filter(env_filter())
-            .with_writer(std::io::stdout)
-            .finish()
-            .try_init(),
-    };
+    let _ = dispatch(service, format, traces).try_init();
+}
+
+/// The subscriber [`init`] installs, for a binary that hosts several services and makes each
+/// one's the default of the thread that runs it.
+pub fn dispatch(service: &'static str, format: LogFormat, traces: Option<&Traces>) -> Dispatch {
+    match format {
+        LogFormat::Json => Dispatch::new(traced_json_subscriber(service, std::io::stdout, traces)),
+        LogFormat::Text => Dispatch::new(
+            tracing_subscriber::registry()
+                .with(env_filter())
+                .with(traces.map(|traces| traces.layer(service)))
+                .with(tracing_subscriber::fmt::layer().with_writer(std::io::stdout)),
+        ),
+    }
 }
 
 /// The JSON-lines subscriber writing to `writer`; tests capture log lines with it.
@@ -43,8 +52,22 @@ pub fn json_subscriber<W>(
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
+    traced_json_subscriber(service, writer, None)
+}
+
+/// [`json_subscriber`], exporting spans too when `traces` is given. Without it there is no
+/// OpenTelemetry layer at all, so export off costs nothing per span.
+pub fn traced_json_subscriber<W>(
+    service: &'static str,
+    writer: W,
+    traces: Option<&Traces>,
+) -> impl Subscriber + Send + Sync + 'static
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     tracing_subscriber::registry()
         .with(env_filter())
+        .with(traces.map(|traces| traces.layer(service)))
         .with(json_lines(service, writer))
 }
 

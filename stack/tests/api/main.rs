@@ -1,5 +1,6 @@
 //! The stack's integration tests, one binary: the three services wired together in-process,
-//! and the real `bird-stack` binary.
+//! and the real `bird-stack` binary (its traces too).
 
 mod binary;
+mod traces;
 mod whole_stack;
