@@ -27,6 +27,7 @@ const PATIENCE: Duration = Duration::from_secs(15);
 #[derive(Clone, Debug)]
 struct Exported {
     service: String,
+    name: String,
     kind: SpanKind,
     trace_id: Vec<u8>,
     span_id: Vec<u8>,
@@ -64,6 +65,7 @@ async fn start_collector() -> (String, mpsc::UnboundedReceiver<Exported>) {
                     let _ = arrived.send(Exported {
                         service: service.clone(),
                         kind: span.kind(),
+                        name: span.name,
                         trace_id: span.trace_id,
                         span_id: span.span_id,
                         parent_span_id: span.parent_span_id,
@@ -251,12 +253,13 @@ async fn one_page_view_is_one_trace_across_the_three_services() {
 }
 
 /// With an hour's batch delay nothing leaves until shutdown, which sends it all before the
-/// process exits. A request's own `traceparent` is continued.
+/// process exits. A request's own `traceparent` is continued. The probes the start-up waited
+/// on are not traced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shutdown_sends_the_queued_spans_and_an_incoming_trace_is_continued() {
     let (collector, mut spans) = start_collector().await;
     let unsplash = unsplash().await;
-    let (stack, [_, bird, _]) = start_stack(&collector, "3600000", &unsplash.uri()).await;
+    let (stack, [_, bird, frontend]) = start_stack(&collector, "3600000", &unsplash.uri()).await;
 
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let caller = "00f067aa0ba902b7";
@@ -268,6 +271,8 @@ async fn the_shutdown_sends_the_queued_spans_and_an_incoming_trace_is_continued(
         .await
         .unwrap();
     assert_eq!(answer.status(), 200);
+    let page = reqwest::get(&frontend).await.unwrap();
+    assert_eq!(page.status(), 200);
     assert!(spans.try_recv().is_err(), "a span left before the shutdown");
     stop(stack).await;
 
@@ -281,6 +286,11 @@ async fn the_shutdown_sends_the_queued_spans_and_an_incoming_trace_is_continued(
             "no span of {service} was flushed: {received:#?}"
         );
     }
+    let probes: Vec<_> = received
+        .iter()
+        .filter(|span| span.name.starts_with("GET /ready") || span.name.starts_with("GET /health"))
+        .collect();
+    assert!(probes.is_empty(), "probes were traced: {probes:#?}");
     let bird_request = received
         .iter()
         .find(|span| {
