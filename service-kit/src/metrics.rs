@@ -49,9 +49,6 @@ pub fn method_label(method: &Method) -> &'static str {
         .map_or("other", |(_, label)| label)
 }
 
-/// `http_requests_total` and `http_request_duration_seconds`, by route, method and status.
-/// Every label comes from a fixed set: the matched route template or `unmatched`, a method of
-/// [`method_label`], and a status code the service itself chose.
 /// A counter registered under `name` (the exposition adds `_total`), for a service's own metrics.
 pub fn counter(registry: &mut Registry, name: &str, help: &str) -> Counter {
     let counter = Counter::default();
@@ -59,6 +56,9 @@ pub fn counter(registry: &mut Registry, name: &str, help: &str) -> Counter {
     counter
 }
 
+/// `http_requests_total` and `http_request_duration_seconds`, by route, method and status.
+/// Every label comes from a fixed set: the matched route template or `unmatched`, a method of
+/// [`method_label`], and a status code the service itself chose.
 #[derive(Clone, Debug)]
 pub struct HttpMetrics {
     requests: Family<HttpLabels, Counter>,
