@@ -14,6 +14,11 @@ use crate::metrics::HttpMetrics;
 /// The kit's own routes: not traffic, so not access-logged unless asked.
 pub const PROBES: [&str; 3] = ["/health", "/ready", "/metrics"];
 
+/// Whether `route`, a matched route template, is one of [`PROBES`].
+pub fn is_probe(route: &str) -> bool {
+    PROBES.contains(&route)
+}
+
 #[derive(Clone)]
 pub struct AccessLog {
     metrics: HttpMetrics,
@@ -70,7 +75,7 @@ impl<B> OnResponse<B> for AccessLog {
         let route = line.route.as_ref().map_or("unmatched", MatchedPath::as_str);
         self.metrics
             .record(route, &line.method, status.as_u16(), latency);
-        if !self.log_probes && PROBES.contains(&route) {
+        if !self.log_probes && is_probe(route) {
             return;
         }
         tracing::info!(

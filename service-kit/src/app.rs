@@ -23,7 +23,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
-use crate::access_log::{AccessLog, PROBES, RequestLine};
+use crate::access_log::{self, AccessLog, PROBES, RequestLine};
 use crate::error::json_error;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::{self, HttpMetrics, Registry};
@@ -117,7 +117,10 @@ pub fn build(routes: Router, parts: AppParts) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(move |request: &Request| {
                     // Probes are neither logged nor traced unless asked: no span at all.
-                    if !log_probes && is_probe(request) {
+                    let route = request.extensions().get::<MatchedPath>();
+                    if !log_probes
+                        && route.is_some_and(|route| access_log::is_probe(route.as_str()))
+                    {
                         return Span::none();
                     }
                     let span = request_span(service, request);
@@ -140,14 +143,6 @@ pub fn build(routes: Router, parts: AppParts) -> Router {
             )
         }));
     routes.merge(probes).layer(layers)
-}
-
-/// A request to one of the kit's own routes, [`PROBES`].
-fn is_probe(request: &Request) -> bool {
-    request
-        .extensions()
-        .get::<MatchedPath>()
-        .is_some_and(|route| PROBES.contains(&route.as_str()))
 }
 
 /// Liveness: the process runs and its runtime answers. Touches nothing else.
