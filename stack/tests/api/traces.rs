@@ -13,11 +13,10 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use prost::Message;
-use serde_json::json;
 use service_kit::testing::{ServiceProcess, free_port};
 use tokio::sync::mpsc;
 use wiremock::matchers::path;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer};
 
 const STACK: &str = env!("CARGO_BIN_EXE_bird-stack");
 /// Longest wait for a span the test is owed.
@@ -126,13 +125,7 @@ async fn stop(mut stack: ServiceProcess) {
 async fn unsplash() -> MockServer {
     let unsplash = MockServer::start().await;
     Mock::given(path("/search/photos"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "results": [{
-                "urls": { "full": "https://images.unsplash.com/p?w=200" },
-                "links": { "html": "https://unsplash.com/photos/p" },
-                "user": { "name": "Ada", "links": { "html": "https://unsplash.com/@ada" } }
-            }]
-        })))
+        .respond_with(crate::one_photo())
         .mount(&unsplash)
         .await;
     unsplash

@@ -88,13 +88,7 @@ async fn the_access_key_never_leaks() {
         .mount(&unsplash)
         .await;
     Mock::given(path("/search/photos"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "results": [{
-                "urls": { "full": "https://images.unsplash.com/p?w=200" },
-                "links": { "html": "https://unsplash.com/photos/p" },
-                "user": { "name": "Ada", "links": { "html": "https://unsplash.com/@ada" } }
-            }]
-        })))
+        .respond_with(crate::one_photo())
         .mount(&unsplash)
         .await;
     let stack = start_stack(&unsplash.uri(), Some(KEY)).await;
