@@ -3,6 +3,7 @@
 //! then the `request_id` of the request being served).
 
 use std::fmt;
+use std::io::Write as _;
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -10,10 +11,7 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Dispatch, Event, Subscriber};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -71,51 +69,48 @@ where
         .with(json_lines(service, writer))
 }
 
-/// The layers that write JSON lines to `writer`: [`JsonLines`] and the [`SpanContext`] it reads.
+/// The layer that writes JSON lines to `writer`.
 pub fn json_lines<S, W>(service: &'static str, writer: W) -> impl Layer<S> + Send + Sync + 'static
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    tracing_subscriber::fmt::layer()
-        .with_writer(writer)
-        .event_format(JsonLines { service })
-        .fmt_fields(NoSpanFields)
-        .and_then(SpanContext)
+    JsonLines { service, writer }
 }
 
 fn env_filter() -> EnvFilter {
     EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
-/// Formats each event as a single JSON object.
+/// Writes each event as a single JSON object on one line, and keeps what those lines need of
+/// each span.
 ///
 /// `service` and `request_id` come from the event itself, else from the nearest span that has
-/// them (see [`SpanContext`], which must be installed beside this formatter), else `service`
-/// is the default and `request_id` is left out. The line is serialised straight into one
-/// buffer (no map of owned keys and values per event): one access-log line per request makes
-/// this the hottest code of a cached answer.
-pub struct JsonLines {
-    pub service: &'static str,
+/// them, else `service` is the default and `request_id` is left out. Each span's two fields
+/// are kept already written as JSON ([`LineContext`]); a span that follows from another
+/// without one of them takes it from there, so background work a request started logs that
+/// request's id.
+///
+/// A layer of its own rather than a formatter for tracing-subscriber's fmt layer: that layer
+/// keeps a text copy of every span's fields and buffers each line once more, work these lines
+/// never use. The line is serialised straight into one buffer (no map of owned keys and values
+/// per event): one access-log line per request makes this the hottest code of a cached answer.
+struct JsonLines<W> {
+    service: &'static str,
+    writer: W,
 }
 
-impl<S, N> FormatEvent<S, N> for JsonLines
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
+impl<W> JsonLines<W> {
+    fn line<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> Vec<u8>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
         let mut fields = JsonFields::default();
         event.record(&mut fields);
         let mut service = fields.service.as_ref().map(|name| to_json(name));
         let mut request_id = fields.request_id.take();
         if service.is_none() || request_id.is_none() {
-            for span in ctx.event_scope().into_iter().flatten() {
+            for span in ctx.event_scope(event).into_iter().flatten() {
                 if let Some(context) = span.extensions().get::<LineContext>() {
                     service = service.or_else(|| context.service.clone());
                     request_id = request_id.or_else(|| context.request_id.clone());
@@ -128,9 +123,8 @@ where
 
         let mut line = Vec::with_capacity(200 + fields.rest.len());
         line.extend_from_slice(b"{\"timestamp\":\"");
-        OffsetDateTime::now_utc()
-            .format_into(&mut line, &Rfc3339)
-            .map_err(|_| fmt::Error)?;
+        // Formatting the current time as RFC 3339 into a Vec cannot fail.
+        let _ = OffsetDateTime::now_utc().format_into(&mut line, &Rfc3339);
         line.extend_from_slice(b"\",\"level\":");
         push_json(&mut line, event.metadata().level().as_str());
         line.extend_from_slice(b",\"service\":");
@@ -146,58 +140,25 @@ where
             line.extend_from_slice(json.as_bytes());
         }
         line.extend_from_slice(b"}\n");
-        writer.write_str(std::str::from_utf8(&line).map_err(|_| fmt::Error)?)
+        line
     }
 }
 
-/// The fmt layer keeps a text copy of every span's fields for its formatter; [`JsonLines`]
-/// prints none of them, so the copy is left empty instead of written for every request.
-pub struct NoSpanFields;
-
-impl<'w> FormatFields<'w> for NoSpanFields {
-    fn format_fields<R: RecordFields>(&self, _: Writer<'w>, _: R) -> fmt::Result {
-        Ok(())
-    }
-}
-
-/// Keeps the `service` and `request_id` fields of each span (the request span's), already
-/// written as JSON, where [`JsonLines`] finds them for every line logged inside the span. A
-/// span that follows from another without one of them takes it from there, so background work
-/// a request started logs that request's id.
-pub struct SpanContext;
-
-/// What [`SpanContext`] keeps of a span: JSON strings, ready to copy into a line.
-#[derive(Clone, Default)]
-struct LineContext {
-    service: Option<String>,
-    request_id: Option<String>,
-}
-
-impl LineContext {
-    fn is_empty(&self) -> bool {
-        self.service.is_none() && self.request_id.is_none()
-    }
-}
-
-impl Visit for LineContext {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        match field.name() {
-            "service" => self.service = Some(to_json(value)),
-            "request_id" => self.request_id = Some(to_json(value)),
-            _ => {}
-        }
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if matches!(field.name(), "service" | "request_id") {
-            self.record_str(field, &format!("{value:?}"));
-        }
-    }
-}
-
-impl<S> Layer<S> for SpanContext
+impl<S, W> Layer<S> for JsonLines<W>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + 'static,
 {
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let line = self.line(event, &ctx);
+        // One write per line, so lines from several threads never interleave. A log line that
+        // cannot be written has nowhere else to go.
+        let _ = self
+            .writer
+            .make_writer_for(event.metadata())
+            .write_all(&line);
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let mut context = LineContext::default();
         attrs.record(&mut context);
@@ -232,6 +193,35 @@ where
         context.service = context.service.or(inherited.service);
         context.request_id = context.request_id.or(inherited.request_id);
         extensions.insert(context);
+    }
+}
+
+/// What [`JsonLines`] keeps of a span: its `service` and `request_id`, as JSON strings ready
+/// to copy into a line.
+#[derive(Clone, Default)]
+struct LineContext {
+    service: Option<String>,
+    request_id: Option<String>,
+}
+
+impl LineContext {
+    fn is_empty(&self) -> bool {
+        self.service.is_none() && self.request_id.is_none()
+    }
+}
+
+impl Visit for LineContext {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "service" => self.service = Some(to_json(value)),
+            "request_id" => self.request_id = Some(to_json(value)),
+            _ => {}
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if matches!(field.name(), "service" | "request_id") {
+            self.record_str(field, &format!("{value:?}"));
+        }
     }
 }
 
