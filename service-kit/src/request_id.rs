@@ -7,9 +7,10 @@ use std::convert::Infallible;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Request};
+use axum::http::{HeaderName, HeaderValue, Request};
 
-pub const HEADER: &str = "x-request-id";
+/// A `HeaderName` rather than a `&str`: a lookup by string parses the name each time.
+pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Longest caller-supplied id we accept; anything longer is replaced rather than logged.
 const MAX_LEN: usize = 128;
@@ -47,10 +48,10 @@ fn is_acceptable(value: &HeaderValue) -> bool {
 pub fn drop_insane<B>(mut request: Request<B>) -> Request<B> {
     let insane = request
         .headers()
-        .get(HEADER)
+        .get(&HEADER)
         .is_some_and(|value| !is_acceptable(value));
     if insane {
-        request.headers_mut().remove(HEADER);
+        request.headers_mut().remove(&HEADER);
     }
     request
 }
@@ -63,7 +64,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
             .extensions
             .get::<tower_http::request_id::RequestId>()
             .map(|id| RequestId(id.header_value().clone()))
-            .unwrap_or_else(|| RequestId::from_incoming(parts.headers.get(HEADER))))
+            .unwrap_or_else(|| RequestId::from_incoming(parts.headers.get(&HEADER))))
     }
 }
 
@@ -92,7 +93,7 @@ mod tests {
     fn only_insane_incoming_ids_are_dropped() {
         let with_id = |id: &str| {
             let request = Request::get("/").header(HEADER, id).body(()).unwrap();
-            drop_insane(request).headers().get(HEADER).cloned()
+            drop_insane(request).headers().get(&HEADER).cloned()
         };
         assert_eq!(with_id("abc-123").unwrap(), "abc-123");
         assert_eq!(with_id(&"x".repeat(MAX_LEN)).unwrap().len(), MAX_LEN);

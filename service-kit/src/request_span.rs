@@ -29,7 +29,7 @@ pub fn request_span<B>(service: &'static str, request: &Request<B>) -> Span {
         .map(MatchedPath::as_str);
     let request_id = request
         .headers()
-        .get(request_id::HEADER)
+        .get(&request_id::HEADER)
         .and_then(|id| id.to_str().ok());
     tracing::error_span!(
         "request",

@@ -17,7 +17,7 @@
 
 use std::time::Duration;
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
 use clap::Args;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
@@ -32,6 +32,8 @@ use tracing_opentelemetry::{OpenTelemetryLayer, OpenTelemetrySpanExt};
 use url::Url;
 
 use crate::config::{endpoint, http_url};
+
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// The OTLP/HTTP default: a collector that has not answered a batch in this time will not.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -154,7 +156,7 @@ fn resource(service: &'static str) -> Resource {
 /// Without a valid `traceparent` the span starts a new trace; with export off (no layer) this
 /// does nothing. Call it before the span is first entered.
 pub fn continue_trace(span: &tracing::Span, headers: &HeaderMap) {
-    if span.is_disabled() || !headers.contains_key("traceparent") {
+    if span.is_disabled() || !headers.contains_key(&TRACEPARENT) {
         return;
     }
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
