@@ -141,21 +141,27 @@ impl UpstreamClient {
         url: &Url,
         mut headers: HeaderMap,
     ) -> (Result<T, UpstreamError>, Option<HeaderMap>) {
-        // A child of whatever span is current: the request being served. Numbers go in as
-        // i64, which tracing-opentelemetry keeps as numbers (other integers become text).
-        let span = tracing::info_span!(
-            "upstream",
-            otel.kind = "client",
-            otel.name = "GET",
-            otel.status_code = Empty,
-            upstream = self.settings.name,
-            http.request.method = "GET",
-            server.address = url.host_str().unwrap_or_default(),
-            server.port = url.port_or_known_default().map(i64::from),
-            http.response.status_code = Empty,
-            error.type = Empty,
-        );
-        if self.settings.propagate_trace {
+        // A child of whatever span is current: the request being served. It is only for the
+        // trace (log lines take their context from the request span), so with export off
+        // there is none. Numbers go in as i64, which tracing-opentelemetry keeps as numbers
+        // (other integers become text).
+        let span = if crate::trace::is_exporting() {
+            tracing::info_span!(
+                "upstream",
+                otel.kind = "client",
+                otel.name = "GET",
+                otel.status_code = Empty,
+                upstream = self.settings.name,
+                http.request.method = "GET",
+                server.address = url.host_str().unwrap_or_default(),
+                server.port = url.port_or_known_default().map(i64::from),
+                http.response.status_code = Empty,
+                error.type = Empty,
+            )
+        } else {
+            Span::none()
+        };
+        if self.settings.propagate_trace && !span.is_none() {
             // The next hop's span becomes a child of this call, not of the request.
             let context = span.context();
             opentelemetry::global::get_text_map_propagator(|propagator| {

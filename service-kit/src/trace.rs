@@ -20,7 +20,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, HeaderName};
 use clap::Args;
 use opentelemetry::KeyValue;
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
 use opentelemetry_http::{Bytes, HeaderExtractor, HttpClient, HttpError, Request, Response};
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
@@ -164,6 +164,13 @@ pub fn continue_trace(span: &tracing::Span, headers: &HeaderMap) {
     });
     // Fails only when there is no OpenTelemetry layer, that is when nothing is exported.
     let _ = span.set_parent(parent);
+}
+
+/// Whether the span being served is part of a trace, so that spans made now are exported. It
+/// is only with an OpenTelemetry layer installed (export on); without one, a span made for the
+/// trace alone, such as an upstream call's, would be pure cost.
+pub fn is_exporting() -> bool {
+    tracing::Span::current().context().has_active_span()
 }
 
 /// reqwest on the service's own runtime. The batch processor exports from a thread of its

@@ -2,7 +2,7 @@
 //! `propagate_trace` the next hop gets that client span's W3C context, without it nothing.
 //! The test installs what production installs: a tracing-opentelemetry layer over an SDK
 //! tracer provider (here with no exporter, only a processor that keeps ended spans) and the
-//! W3C propagator.
+//! W3C propagator. With export off (no such layer) a call makes no span and sends no context.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,6 +20,7 @@ use service_kit::metrics::{Registry, UpstreamMetrics};
 use tracing::Instrument as _;
 use tracing::subscriber::DefaultGuard;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt as _;
 use url::Url;
 use wiremock::matchers::path;
@@ -98,6 +99,10 @@ async fn upstream(status: u16) -> MockServer {
 
 /// One call from inside the request span; the spans have ended when it returns.
 async fn call_from_a_request(server: &MockServer, propagate_trace: bool) {
+    call_inside(request_span(), server, propagate_trace).await;
+}
+
+async fn call_inside(span: tracing::Span, server: &MockServer, propagate_trace: bool) {
     let mut settings = UpstreamSettings::new("next-hop", Duration::from_secs(2));
     settings.propagate_trace = propagate_trace;
     let client = UpstreamClient::new(
@@ -108,7 +113,7 @@ async fn call_from_a_request(server: &MockServer, propagate_trace: bool) {
     let url = Url::parse(&server.uri()).unwrap();
     let _ = client
         .get_json::<serde_json::Value>(&url, HeaderMap::new())
-        .instrument(request_span())
+        .instrument(span)
         .await;
 }
 
@@ -187,4 +192,36 @@ async fn a_failed_call_is_an_error_span_with_its_status() {
         Some(503_i64.into())
     );
     assert_eq!(attribute(&call, "error.type"), Some("status".into()));
+}
+
+/// The names of the spans made while installed: a subscriber without an OpenTelemetry layer,
+/// as with export off.
+#[derive(Clone, Debug, Default)]
+struct Made(Arc<Mutex<Vec<&'static str>>>);
+
+impl<S: tracing::Subscriber> Layer<S> for Made {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _: &tracing::span::Id,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        self.0.lock().unwrap().push(attrs.metadata().name());
+    }
+}
+
+#[tokio::test]
+async fn with_export_off_a_call_makes_no_span_and_sends_no_context() {
+    // Even with a propagator installed, as another test of this binary may have done.
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let made = Made::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(made.clone()));
+    let server = upstream(200).await;
+
+    call_inside(tracing::info_span!("request"), &server, true).await;
+
+    assert_eq!(*made.0.lock().unwrap(), ["request"]);
+    let headers = received_headers(&server).await;
+    assert!(!headers.contains_key("traceparent"), "{headers:?}");
 }
