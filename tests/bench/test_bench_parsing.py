@@ -185,3 +185,25 @@ def test_health_share_without_a_health_row_is_nan():
     data = _run_data(20000.0, 4.0, 10 * 1024, {})
     del data["rows"]["bird /health"]
     assert math.isnan(bench.health_share(data, data["rows"]["bird /"]))
+
+
+def _load_ab():
+    """bench/ab.py imports run.py as `run`, as it does when started from bench/."""
+    sys.modules.setdefault("run", bench)
+    spec = importlib.util.spec_from_file_location("bench_ab", HARNESS.parent / "ab.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ab_takes_the_median_of_the_ratios_within_pairs():
+    ab = _load_ab()
+    # The machine slows down by half between pairs; within each pair new is 10 % slower,
+    # except one pair disturbed by a neighbour.
+    old = [100.0, 50.0, 100.0, 50.0, 100.0]
+    new = [90.0, 45.0, 90.0, 45.0, 30.0]
+    assert ab.median_ratio(old, new) == pytest.approx(0.9)
+    with pytest.raises(ValueError):
+        ab.median_ratio([1.0], [])
+    with pytest.raises(ValueError):
+        ab.median_ratio([], [])
