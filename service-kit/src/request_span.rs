@@ -1,6 +1,7 @@
 //! The span every request is served in. Its `service` and `request_id` are on every line logged
-//! while the request is served (the JSON formatter takes them from the span); its `otel.*`,
-//! `http.*` and `url.*` fields are those of an OpenTelemetry HTTP server span, for the export.
+//! while the request is served (the JSON formatter takes them from the span); when spans are
+//! exported, its `otel.*`, `http.*` and `url.*` fields are those of an OpenTelemetry HTTP server
+//! span.
 
 use std::fmt;
 
@@ -12,9 +13,9 @@ use tracing::field::Empty;
 use crate::metrics::method_label;
 use crate::request_id;
 
-/// The `request` span of `request`, made once its route is matched and its id is set.
-/// `http.response.status_code` (and `otel.status_code` for a 5xx) are recorded when it is
-/// answered.
+/// The `request` span of `request`, made once its route is matched and its id is set. When
+/// exporting, `http.response.status_code` (and `otel.status_code` for a 5xx) are recorded when
+/// it is answered.
 ///
 /// At ERROR, the most severe level, so that whatever level the log filter lets through, the
 /// lines it lets through carry the request's context.
@@ -31,6 +32,10 @@ pub fn request_span<B>(service: &'static str, request: &Request<B>) -> Span {
         .headers()
         .get(&request_id::HEADER)
         .and_then(|id| id.to_str().ok());
+    if !crate::trace::is_exporting() {
+        // What the log lines need and no more: the other fields would be recorded for nothing.
+        return tracing::error_span!("request", service, request_id);
+    }
     tracing::error_span!(
         "request",
         service,

@@ -107,7 +107,10 @@ impl<W> JsonLines<W> {
     {
         let mut fields = JsonFields::default();
         event.record(&mut fields);
-        let mut service = fields.service.as_ref().map(|name| to_json(name));
+        let mut service = fields
+            .service
+            .as_ref()
+            .map(|name| SpanService::Other(to_json(name)));
         let mut request_id = fields.request_id.take();
         if service.is_none() || request_id.is_none() {
             for span in ctx.event_scope(event).into_iter().flatten() {
@@ -129,8 +132,8 @@ impl<W> JsonLines<W> {
         push_json(&mut line, event.metadata().level().as_str());
         line.extend_from_slice(b",\"service\":");
         match &service {
-            Some(json) => line.extend_from_slice(json.as_bytes()),
-            None => push_json(&mut line, self.service),
+            Some(SpanService::Other(json)) => line.extend_from_slice(json.as_bytes()),
+            Some(SpanService::Own) | None => push_json(&mut line, self.service),
         }
         line.extend_from_slice(b",\"message\":");
         push_json(&mut line, &fields.message);
@@ -160,7 +163,7 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut context = LineContext::default();
+        let mut context = LineContext::new(self.service);
         attrs.record(&mut context);
         if let (false, Some(span)) = (context.is_empty(), ctx.span(id)) {
             span.extensions_mut().insert(context);
@@ -168,16 +171,19 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(id) else { return };
-        let mut extensions = span.extensions_mut();
-        if let Some(context) = extensions.get_mut::<LineContext>() {
-            values.record(context);
+        // Most records (a status code) carry neither field: leave the span alone then.
+        let mut recorded = LineContext::new(self.service);
+        values.record(&mut recorded);
+        let (false, Some(span)) = (recorded.is_empty(), ctx.span(id)) else {
             return;
-        }
-        let mut context = LineContext::default();
-        values.record(&mut context);
-        if !context.is_empty() {
-            extensions.insert(context);
+        };
+        let mut extensions = span.extensions_mut();
+        match extensions.get_mut::<LineContext>() {
+            Some(context) => {
+                context.service = recorded.service.or(context.service.take());
+                context.request_id = recorded.request_id.or(context.request_id.take());
+            }
+            None => extensions.insert(recorded),
         }
     }
 
@@ -200,11 +206,28 @@ where
 /// to copy into a line.
 #[derive(Clone, Default)]
 struct LineContext {
-    service: Option<String>,
+    service: Option<SpanService>,
     request_id: Option<String>,
+    /// The layer's own service, while fields are recorded.
+    default_service: &'static str,
+}
+
+/// A span's `service`: nearly always the layer's own, which is then not copied.
+#[derive(Clone)]
+enum SpanService {
+    Own,
+    /// As JSON.
+    Other(String),
 }
 
 impl LineContext {
+    fn new(default_service: &'static str) -> Self {
+        Self {
+            default_service,
+            ..Self::default()
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.service.is_none() && self.request_id.is_none()
     }
@@ -213,7 +236,8 @@ impl LineContext {
 impl Visit for LineContext {
     fn record_str(&mut self, field: &Field, value: &str) {
         match field.name() {
-            "service" => self.service = Some(to_json(value)),
+            "service" if value == self.default_service => self.service = Some(SpanService::Own),
+            "service" => self.service = Some(SpanService::Other(to_json(value))),
             "request_id" => self.request_id = Some(to_json(value)),
             _ => {}
         }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, HeaderName};
 use clap::Args;
 use opentelemetry::KeyValue;
-use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
+use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_http::{Bytes, HeaderExtractor, HttpClient, HttpError, Request, Response};
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
@@ -28,7 +28,10 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::resource::{EnvResourceDetector, TelemetryResourceDetector};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use tokio::runtime::Handle;
-use tracing_opentelemetry::{OpenTelemetryLayer, OpenTelemetrySpanExt};
+use tracing::Subscriber;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::Layer;
+use tracing_subscriber::registry::LookupSpan;
 use url::Url;
 
 use crate::config::{endpoint, http_url};
@@ -112,11 +115,11 @@ impl Traces {
     }
 
     /// The layer that turns the service's `tracing` spans into OpenTelemetry spans.
-    pub fn layer<S>(&self, service: &'static str) -> OpenTelemetryLayer<S, SdkTracer>
+    pub fn layer<S>(&self, service: &'static str) -> impl Layer<S>
     where
-        S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+        S: Subscriber + for<'span> LookupSpan<'span>,
     {
-        tracing_opentelemetry::layer().with_tracer(self.provider.tracer(service))
+        layer(self.provider.tracer(service))
     }
 
     /// Sends the spans still queued and stops the pipeline, waiting at most [`FLUSH_TIMEOUT`].
@@ -156,7 +159,7 @@ fn resource(service: &'static str) -> Resource {
 /// Without a valid `traceparent` the span starts a new trace; with export off (no layer) this
 /// does nothing. Call it before the span is first entered.
 pub fn continue_trace(span: &tracing::Span, headers: &HeaderMap) {
-    if span.is_disabled() || !headers.contains_key(&TRACEPARENT) {
+    if span.is_disabled() || !headers.contains_key(&TRACEPARENT) || !is_exporting() {
         return;
     }
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
@@ -166,11 +169,27 @@ pub fn continue_trace(span: &tracing::Span, headers: &HeaderMap) {
     let _ = span.set_parent(parent);
 }
 
-/// Whether the span being served is part of a trace, so that spans made now are exported. It
-/// is only with an OpenTelemetry layer installed (export on); without one, a span made for the
-/// trace alone, such as an upstream call's, would be pure cost.
+/// The layer that turns `tracing` spans into OpenTelemetry spans of `tracer`, marked so that
+/// [`is_exporting`] finds it. [`Traces::layer`] is this layer on the pipeline's tracer.
+pub fn layer<S>(tracer: SdkTracer) -> impl Layer<S>
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .and_then(Exporting)
+}
+
+/// Marks a subscriber that exports spans; does nothing else.
+struct Exporting;
+
+impl<S: Subscriber> Layer<S> for Exporting {}
+
+/// Whether the current subscriber exports spans ([`layer`] is in it). Without it, whatever a
+/// span carries only for the trace (the request span's OpenTelemetry fields, a client span
+/// for each upstream call) would be pure cost.
 pub fn is_exporting() -> bool {
-    tracing::Span::current().context().has_active_span()
+    tracing::dispatcher::get_default(|dispatch| dispatch.is::<Exporting>())
 }
 
 /// reqwest on the service's own runtime. The batch processor exports from a thread of its

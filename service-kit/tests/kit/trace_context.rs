@@ -1,6 +1,6 @@
 //! Each upstream call is a client span, a child of the span it was made in; with
 //! `propagate_trace` the next hop gets that client span's W3C context, without it nothing.
-//! The test installs what production installs: a tracing-opentelemetry layer over an SDK
+//! The test installs what production installs: the kit's tracing-opentelemetry layer over an SDK
 //! tracer provider (here with no exporter, only a processor that keeps ended spans) and the
 //! W3C propagator. With export off (no such layer) a call makes no span and sends no context.
 
@@ -68,7 +68,7 @@ fn trace_this_thread() -> (Ended, DefaultGuard) {
     let provider = SdkTracerProvider::builder()
         .with_span_processor(ended.clone())
         .build();
-    let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("kit-test"));
+    let layer = service_kit::trace::layer(provider.tracer("kit-test"));
     let guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
     (ended, guard)
 }
@@ -194,10 +194,24 @@ async fn a_failed_call_is_an_error_span_with_its_status() {
     assert_eq!(attribute(&call, "error.type"), Some("status".into()));
 }
 
-/// The names of the spans made while installed: a subscriber without an OpenTelemetry layer,
-/// as with export off.
+/// The spans made while installed, by name with the names of their fields: a subscriber
+/// without an OpenTelemetry layer, as with export off.
 #[derive(Clone, Debug, Default)]
-struct Made(Arc<Mutex<Vec<&'static str>>>);
+struct Made(Arc<Mutex<Vec<SpanShape>>>);
+
+/// A span's name and the names of its fields.
+type SpanShape = (&'static str, Vec<&'static str>);
+
+impl Made {
+    fn names(&self) -> Vec<&'static str> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(name, _)| *name)
+            .collect()
+    }
+}
 
 impl<S: tracing::Subscriber> Layer<S> for Made {
     fn on_new_span(
@@ -206,8 +220,17 @@ impl<S: tracing::Subscriber> Layer<S> for Made {
         _: &tracing::span::Id,
         _: tracing_subscriber::layer::Context<'_, S>,
     ) {
-        self.0.lock().unwrap().push(attrs.metadata().name());
+        let metadata = attrs.metadata();
+        let fields = metadata.fields().iter().map(|field| field.name()).collect();
+        self.0.lock().unwrap().push((metadata.name(), fields));
     }
+}
+
+fn served_request() -> axum::http::Request<()> {
+    axum::http::Request::get("/birds?n=1")
+        .header("x-request-id", "r-1")
+        .body(())
+        .unwrap()
 }
 
 #[tokio::test]
@@ -221,7 +244,41 @@ async fn with_export_off_a_call_makes_no_span_and_sends_no_context() {
 
     call_inside(tracing::info_span!("request"), &server, true).await;
 
-    assert_eq!(*made.0.lock().unwrap(), ["request"]);
+    assert_eq!(made.names(), ["request"]);
     let headers = received_headers(&server).await;
     assert!(!headers.contains_key("traceparent"), "{headers:?}");
+}
+
+#[test]
+fn with_export_off_the_request_span_has_only_what_log_lines_need() {
+    let made = Made::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(made.clone()));
+
+    drop(service_kit::request_span::request_span(
+        "unit",
+        &served_request(),
+    ));
+
+    let spans = made.0.lock().unwrap();
+    assert_eq!(*spans, [("request", vec!["service", "request_id"])]);
+}
+
+#[test]
+fn when_exporting_the_request_span_is_an_http_server_span() {
+    let (ended, _guard) = trace_this_thread();
+
+    drop(service_kit::request_span::request_span(
+        "unit",
+        &served_request(),
+    ));
+
+    let request = ended.only(SpanKind::Server);
+    assert_eq!(request.name, "GET");
+    assert_eq!(
+        attribute(&request, "http.request.method"),
+        Some("GET".into())
+    );
+    assert_eq!(attribute(&request, "url.path"), Some("/birds".into()));
+    assert_eq!(attribute(&request, "request_id"), Some("r-1".into()));
 }
