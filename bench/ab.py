@@ -39,14 +39,7 @@ def start_stack(label: str, bin_dir: Path, server: str, unsplash_url: str, extra
     """bird-image and bird, and the frontend when it is the server under test, from `bin_dir`."""
     names = list(SERVERS[: SERVERS.index(server) + 1])
     ports = {name: bench.free_port() for name in names}
-    environments = {
-        "bird-image": bench.service_env(ports["bird-image"], extra, UNSPLASH_API_URL=unsplash_url,
-                                        UNSPLASH_ACCESS_KEY="bench-dummy-key",
-                                        UNSPLASH_MAX_CALLS_PER_HOUR="50"),
-        "bird": bench.service_env(ports["bird"], extra, BIRD_IMAGE_URL=f"http://127.0.0.1:{ports['bird-image']}"),
-        "frontend": bench.service_env(ports.get("frontend", 0), extra, UNSPLASH_APP_NAME="bird-bench",
-                                      BIRD_API_URL=f"http://127.0.0.1:{ports.get('bird', 0)}"),
-    }
+    environments = bench.stack_environments(ports, unsplash_url, extra)
     services: dict[str, bench.Service] = {}
     for name in names:
         log = open(logs / f"{label}-{name}.log", "wb")  # noqa: SIM115 (closed in stop_stack)
@@ -87,10 +80,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.pairs < 1 or args.duration <= 0:
         parser.error("pairs and duration must be positive")
-    try:
-        args.extra_env = dict(item.split("=", 1) for item in args.env)
-    except ValueError:
-        parser.error("--env takes NAME=VALUE")
+    args.extra_env = bench.env_assignments(parser, args.env)
     return args
 
 

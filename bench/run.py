@@ -318,6 +318,25 @@ def service_env(port: int, extra: dict[str, str], **variables: str) -> dict[str,
     return env
 
 
+def stack_environments(ports: dict[str, int], unsplash_url: str, extra: dict[str, str],
+                       cache_ttl: int = DEFAULT_CACHE_TTL_SECS) -> dict[str, dict[str, str]]:
+    """Each service's environment, wired to the others on `ports` (a service not in `ports`
+    gets port 0 and is not meant to start)."""
+    def port(name: str) -> int:
+        return ports.get(name, 0)
+
+    return {
+        # One process owns the (fake) key, as with `make run`: the whole demo hour, so every
+        # bird gets its photo in the cold-cache burst (the default, 5, is one pod's share).
+        "bird-image": service_env(port("bird-image"), extra, UNSPLASH_API_URL=unsplash_url,
+                                  UNSPLASH_ACCESS_KEY="bench-dummy-key", CACHE_TTL_SECS=str(cache_ttl),
+                                  UNSPLASH_MAX_CALLS_PER_HOUR="50"),
+        "bird": service_env(port("bird"), extra, BIRD_IMAGE_URL=f"http://127.0.0.1:{port('bird-image')}"),
+        "frontend": service_env(port("frontend"), extra, UNSPLASH_APP_NAME="bird-bench",
+                                BIRD_API_URL=f"http://127.0.0.1:{port('bird')}"),
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # Load
 # --------------------------------------------------------------------------------------------
@@ -574,11 +593,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.duration, args.warmup, args.pause, args.repeat = 2.0, 1.0, 0.2, 1
     if args.duration <= 0 or args.repeat < 1 or args.connections < 1 or args.threads < 1:
         parser.error("duration, repeat, connections and threads must be positive")
+    args.extra_env = env_assignments(parser, args.env)
+    return args
+
+
+def env_assignments(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, str]:
+    """The `--env NAME=VALUE` options as a dict; anything else stops with a usage error."""
     try:
-        args.extra_env = dict(item.split("=", 1) for item in args.env)
+        return dict(item.split("=", 1) for item in items)
     except ValueError:
         parser.error("--env takes NAME=VALUE")
-    return args
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -601,16 +625,7 @@ def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="bird-bench-") as logs, \
             FakeUnsplash(args.unsplash_delay_ms / 1000.0) as unsplash:
         started = time.monotonic()
-        environments = {
-            # One process owns the (fake) key, as with `make run`: the whole demo hour, so every
-            # bird gets its photo in the cold-cache burst (the default, 5, is one pod's share).
-            "bird-image": service_env(ports["bird-image"], extra, UNSPLASH_API_URL=unsplash.url,
-                                      UNSPLASH_ACCESS_KEY="bench-dummy-key", CACHE_TTL_SECS=str(args.cache_ttl),
-                                      UNSPLASH_MAX_CALLS_PER_HOUR="50"),
-            "bird": service_env(ports["bird"], extra, BIRD_IMAGE_URL=f"http://127.0.0.1:{ports['bird-image']}"),
-            "frontend": service_env(ports.get("frontend", 0), extra, UNSPLASH_APP_NAME="bird-bench",
-                                    BIRD_API_URL=f"http://127.0.0.1:{ports['bird']}"),
-        }
+        environments = stack_environments(ports, unsplash.url, extra, args.cache_ttl)
         services: dict[str, Service] = {}
         try:
             for name in names:
