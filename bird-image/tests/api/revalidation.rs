@@ -22,16 +22,22 @@ fn answer(url: &str) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(photo(url))
 }
 
-/// Unsplash hangs; a cached photo past its TTL is still answered at once to every caller,
-/// and all of them together start a single refresh.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_photo_is_answered_at_once_while_one_call_refreshes_it() {
+/// An Unsplash whose first search finds the old photo; each test mounts what comes after.
+async fn unsplash_with_the_old_photo_once() -> MockServer {
     let unsplash = MockServer::start().await;
     search()
         .respond_with(answer("https://images.unsplash.com/old"))
         .up_to_n_times(1)
         .mount(&unsplash)
         .await;
+    unsplash
+}
+
+/// Unsplash hangs; a cached photo past its TTL is still answered at once to every caller,
+/// and all of them together start a single refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_photo_is_answered_at_once_while_one_call_refreshes_it() {
+    let unsplash = unsplash_with_the_old_photo_once().await;
     // Then Unsplash hangs for longer than the test lasts.
     search()
         .respond_with(answer("https://images.unsplash.com/new").set_delay(Duration::from_secs(600)))
@@ -82,12 +88,7 @@ async fn an_expired_photo_is_answered_at_once_while_one_call_refreshes_it() {
 /// sooner; once Unsplash answers again, the new photo is served.
 #[tokio::test]
 async fn a_failed_refresh_keeps_the_old_photo_and_is_retried_a_minute_later() {
-    let unsplash = MockServer::start().await;
-    search()
-        .respond_with(answer("https://images.unsplash.com/old"))
-        .up_to_n_times(1)
-        .mount(&unsplash)
-        .await;
+    let unsplash = unsplash_with_the_old_photo_once().await;
     let failing = search()
         .respond_with(ResponseTemplate::new(503))
         .mount_as_scoped(&unsplash)
@@ -163,12 +164,7 @@ async fn a_name_never_found_is_retried_a_minute_later() {
 async fn cache_warnings_carry_the_request_id_of_their_request() {
     let logs = service_kit::testing::LogCapture::default();
     let _guard = crate::support::capture_logs(&logs, tracing::Level::WARN);
-    let unsplash = MockServer::start().await;
-    search()
-        .respond_with(answer("https://images.unsplash.com/old"))
-        .up_to_n_times(1)
-        .mount(&unsplash)
-        .await;
+    let unsplash = unsplash_with_the_old_photo_once().await;
     search()
         .respond_with(ResponseTemplate::new(500))
         .mount(&unsplash)
