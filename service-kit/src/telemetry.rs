@@ -105,7 +105,7 @@ impl<W> JsonLines<W> {
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        let mut fields = JsonFields::default();
+        let mut fields = JsonFields::new();
         event.record(&mut fields);
         let mut service = fields
             .service
@@ -261,7 +261,6 @@ fn push_json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
 
 /// An event's fields: `service` and `message`, which lead the line, `request_id`, which ends it,
 /// and the others already serialised as `,"name":value` in the order the event gives them.
-#[derive(Default)]
 struct JsonFields {
     service: Option<String>,
     /// `null` when the event has no message.
@@ -272,6 +271,18 @@ struct JsonFields {
 }
 
 impl JsonFields {
+    /// Room for the fields of an access-log line, so that it is not grown field by field.
+    const REST_CAPACITY: usize = 160;
+
+    fn new() -> Self {
+        Self {
+            service: None,
+            message: None,
+            request_id: None,
+            rest: Vec::with_capacity(Self::REST_CAPACITY),
+        }
+    }
+
     fn push(&mut self, field: &Field, value: &(impl serde::Serialize + ?Sized)) {
         match field.name() {
             // Written first from the event's metadata; a field of the same name would repeat the key.
@@ -403,6 +414,7 @@ mod tests {
                 not_a_number = f64::NAN,
                 reason = &reason as &(dyn std::error::Error + 'static),
                 shown = ?Some(1),
+                "odd \"key\"" = 1,
                 "multi\nline {}",
                 "message"
             );
@@ -415,6 +427,7 @@ mod tests {
         assert_eq!(line["not_a_number"], Value::Null);
         assert_eq!(line["reason"], "bad \"quote\"");
         assert_eq!(line["shown"], "Some(1)");
+        assert_eq!(line["odd \"key\""], 1);
     }
 
     #[test]
