@@ -19,7 +19,7 @@ use serde_json::json;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
@@ -111,7 +111,7 @@ pub fn build(routes: Router, parts: AppParts) -> Router {
     // Outermost first. Router::layer wraps each route, so the matched route is known to all.
     let layers = ServiceBuilder::new()
         .map_request(request_id::drop_insane::<Body>)
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(request_id::MakeUuid))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()

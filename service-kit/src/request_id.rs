@@ -8,6 +8,7 @@ use std::convert::Infallible;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Request};
+use tower_http::request_id::MakeRequestId;
 
 /// A `HeaderName` rather than a `&str`: a lookup by string parses the name each time.
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -28,13 +29,31 @@ impl RequestId {
         }
     }
 
+    /// A fresh UUID, written on the stack and copied once into the header value.
     pub fn generate() -> Self {
-        let id = uuid::Uuid::new_v4().to_string();
-        Self(HeaderValue::from_str(&id).expect("a UUID is a valid header value"))
+        let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+        let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+        Self(HeaderValue::from_str(id).expect("a UUID is a valid header value"))
     }
 
     pub fn as_str(&self) -> &str {
         self.0.to_str().unwrap_or_default()
+    }
+}
+
+/// tower-http's `SetRequestId` id maker: [`RequestId::generate`], which spares the `String`
+/// that tower-http's own `MakeRequestUuid` formats first.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MakeUuid;
+
+impl MakeRequestId for MakeUuid {
+    fn make_request_id<B>(
+        &mut self,
+        _request: &Request<B>,
+    ) -> Option<tower_http::request_id::RequestId> {
+        Some(tower_http::request_id::RequestId::new(
+            RequestId::generate().0,
+        ))
     }
 }
 
