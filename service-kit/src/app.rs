@@ -123,9 +123,7 @@ pub fn build(routes: Router, parts: AppParts) -> Router {
                     {
                         return Span::none();
                     }
-                    let span = request_span(service, request);
-                    crate::trace::continue_trace(&span, request.headers());
-                    span
+                    request_span(service, request)
                 })
                 .on_request(())
                 .on_response(access_log)

@@ -14,8 +14,9 @@ use crate::metrics::method_label;
 use crate::request_id;
 
 /// The `request` span of `request`, made once its route is matched and its id is set. When
-/// exporting, `http.response.status_code` (and `otel.status_code` for a 5xx) are recorded when
-/// it is answered.
+/// exporting, it continues the trace of the request's `traceparent`, and
+/// `http.response.status_code` (and `otel.status_code` for a 5xx) are recorded when it is
+/// answered.
 ///
 /// At ERROR, the most severe level, so that whatever level the log filter lets through, the
 /// lines it lets through carry the request's context.
@@ -32,11 +33,13 @@ pub fn request_span<B>(service: &'static str, request: &Request<B>) -> Span {
         .headers()
         .get(&request_id::HEADER)
         .and_then(|id| id.to_str().ok());
+    // A root: a request is served in no other span, and saying so spares looking one up.
     if !crate::trace::is_exporting() {
         // What the log lines need and no more: the other fields would be recorded for nothing.
-        return tracing::error_span!("request", service, request_id);
+        return tracing::error_span!(parent: None, "request", service, request_id);
     }
-    tracing::error_span!(
+    let span = tracing::error_span!(
+        parent: None,
         "request",
         service,
         request_id,
@@ -47,7 +50,9 @@ pub fn request_span<B>(service: &'static str, request: &Request<B>) -> Span {
         url.path = request.uri().path(),
         http.response.status_code = Empty,
         otel.status_code = Empty,
-    )
+    );
+    crate::trace::continue_trace(&span, request.headers());
+    span
 }
 
 /// OpenTelemetry's name for a server span: `GET /api/bird`; the method alone when no route

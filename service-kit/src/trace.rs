@@ -157,9 +157,10 @@ fn resource(service: &'static str) -> Resource {
 
 /// Makes `span` the continuation of the trace in the request's `traceparent`/`tracestate`.
 /// Without a valid `traceparent` the span starts a new trace; with export off (no layer) this
-/// does nothing. Call it before the span is first entered.
+/// does nothing, and [`crate::request_span::request_span`] does not call it then. Call it
+/// before the span is first entered.
 pub fn continue_trace(span: &tracing::Span, headers: &HeaderMap) {
-    if span.is_disabled() || !headers.contains_key(&TRACEPARENT) || !is_exporting() {
+    if span.is_disabled() || !headers.contains_key(&TRACEPARENT) {
         return;
     }
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
