@@ -2,9 +2,12 @@
 //! request passes through. tower-http sets and echoes the request id, makes the request span and
 //! the access log, limits the body and catches panics; what no layer does (the URI limit, the
 //! handler deadline, the kit's answer to an oversized body, `Connection: close` while draining)
-//! is [`around_handler`].
+//! is [`AroundHandler`].
 
+use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use axum::Json;
@@ -12,11 +15,12 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use pin_project_lite::pin_project;
 use serde_json::json;
-use tower::ServiceBuilder;
+use tokio::time::Timeout;
+use tower::{Layer, Service, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
@@ -58,7 +62,7 @@ pub struct AppParts {
 pub type ErrorPage =
     Arc<dyn Fn(&str, StatusCode, &'static str, &'static str) -> Response + Send + Sync>;
 
-/// What [`around_handler`] needs.
+/// What [`AroundHandler`] needs.
 struct Kit {
     refusals: Refusals,
     lifecycle: Lifecycle,
@@ -131,7 +135,7 @@ pub fn build(routes: Router, parts: AppParts) -> Router {
                 .on_eos(())
                 .on_failure(()),
         )
-        .layer(middleware::from_fn_with_state(kit, around_handler))
+        .layer(AroundHandlerLayer(kit))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| {
             json_error(
@@ -171,46 +175,117 @@ async fn render_metrics(State(registry): State<Arc<Registry>>) -> Response {
 
 /// What the kit does around every handler that no tower-http layer does: the URI limit, the
 /// handler deadline, the kit's own `413`, `Connection: close` while draining, and the request
-/// line the access log reads. One middleware rather than one each, as every axum middleware
-/// costs a boxed future and a clone of the stack below it on every request.
-async fn around_handler(State(kit): State<Arc<Kit>>, request: Request, next: Next) -> Response {
-    let line = RequestLine::of(&request);
-    let path = line.path();
-    let mut response = if is_too_long(request.uri()) {
-        kit.refusals.refuse(
-            path,
-            StatusCode::URI_TOO_LONG,
-            "uri_too_long",
-            "the request URI is too long",
-        )
-    } else {
-        match tokio::time::timeout(HANDLER_TIMEOUT, next.run(request)).await {
-            // The body limit's own 413 is plain text; no route answers 413 itself.
-            Ok(response) if response.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                kit.refusals.refuse(
-                    path,
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    "the request body is too large",
-                )
+/// line the access log reads. One layer rather than one each, and a tower service rather than
+/// `middleware::from_fn`, which boxes the stack below it and its future on every request.
+#[derive(Clone)]
+struct AroundHandlerLayer(Arc<Kit>);
+
+impl<S> Layer<S> for AroundHandlerLayer {
+    type Service = AroundHandler<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AroundHandler {
+            inner,
+            kit: Arc::clone(&self.0),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AroundHandler<S> {
+    inner: S,
+    kit: Arc<Kit>,
+}
+
+impl<S> Service<Request> for AroundHandler<S>
+where
+    S: Service<Request, Error = Infallible>,
+    S::Response: IntoResponse,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = AroundHandlerFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let line = RequestLine::of(&request);
+        let handler = (!is_too_long(request.uri()))
+            .then(|| tokio::time::timeout(HANDLER_TIMEOUT, self.inner.call(request)));
+        AroundHandlerFuture {
+            handler,
+            line: Some(line),
+            kit: Arc::clone(&self.kit),
+        }
+    }
+}
+
+pin_project! {
+    struct AroundHandlerFuture<F> {
+        // `None` when the URI is over the limit: no handler sees the request.
+        #[pin]
+        handler: Option<Timeout<F>>,
+        line: Option<RequestLine>,
+        kit: Arc<Kit>,
+    }
+}
+
+impl<F, R> Future for AroundHandlerFuture<F>
+where
+    F: Future<Output = Result<R, Infallible>>,
+    R: IntoResponse,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let answered = match this.handler.as_pin_mut() {
+            Some(handler) => Some(ready!(handler.poll(cx))),
+            None => None,
+        };
+        let line = this.line.take().expect("polled after it was ready");
+        let refusals = &this.kit.refusals;
+        let path = line.path();
+        let mut response = match answered {
+            None => refusals.refuse(
+                path,
+                StatusCode::URI_TOO_LONG,
+                "uri_too_long",
+                "the request URI is too long",
+            ),
+            Some(Ok(Ok(response))) => {
+                let response = response.into_response();
+                // The body limit's own 413 is plain text; no route answers 413 itself.
+                if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    refusals.refuse(
+                        path,
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "body_too_large",
+                        "the request body is too large",
+                    )
+                } else {
+                    response
+                }
             }
-            Ok(response) => response,
-            Err(_) => kit.refusals.refuse(
+            Some(Ok(Err(never))) => match never {},
+            Some(Err(_elapsed)) => refusals.refuse(
                 path,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "timeout",
                 "the request took too long to answer",
             ),
+        };
+        if this.kit.lifecycle.is_draining() {
+            // Clients re-connect elsewhere instead of reusing a connection to a pod going away.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-    };
-    if kit.lifecycle.is_draining() {
-        // Clients re-connect elsewhere instead of reusing a connection to a pod going away.
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        line.attach(&mut response);
+        Poll::Ready(Ok(response))
     }
-    line.attach(&mut response);
-    response
 }
 
 /// A path and query over [`MAX_URI_BYTES`], answered `414`.
