@@ -280,12 +280,35 @@ def test_dependabot_sees_every_tool_pin():
     # Dependabot's pip support reads every *requirements*.txt of the directory it is given, its
     # npm support the package.json and lock file there.
     config = load(DEPENDABOT)
-    directories = {u["package-ecosystem"]: u["directory"] for u in config["updates"]}
-    requirement_files = sorted((REPO / "tests").glob("*requirements*.txt"))
-    assert {p.name for p in requirement_files} >= {"requirements.txt", "requirements-checkov.txt"}
-    assert all(p.parent == REPO / directories["pip"].strip("/") for p in requirement_files)
-    npm_dir = REPO / directories["npm"].strip("/")
+    directories: dict[str, set] = {}
+    for update in config["updates"]:
+        directories.setdefault(update["package-ecosystem"], set()).add(REPO / update["directory"].strip("/"))
+    requirement_files = sorted(p for p in REPO.glob("*/*requirements*.txt") if p.parent.name != ".venv")
+    assert {p.relative_to(REPO).as_posix() for p in requirement_files} >= {
+        "tests/requirements.txt",
+        "tests/requirements-checkov.txt",
+        "kind/requirements.txt",
+    }
+    assert all(p.parent in directories["pip"] for p in requirement_files)
+    (npm_dir,) = directories["npm"]
     assert (npm_dir / "package.json").is_file() and (npm_dir / "package-lock.json").is_file()
+
+
+def test_the_cluster_job_runs_make_cluster_with_the_pinned_tools(ci):
+    """kind/cluster.py on GitHub's runners (they have Docker): the tools of kind/versions.env,
+    checked against their sha256 by kind/install-tools.sh, no secret, logs kept on failure."""
+    job = ci["jobs"]["cluster"]
+    assert job["permissions"] == {"contents": "read"} and "environment" not in job
+    assert "secrets." not in yaml.safe_dump(job)
+    (checkout,) = [s for s in steps_of(job) if action(s) == "actions/checkout"]
+    assert checkout["with"] == {"persist-credentials": False, "fetch-depth": 0}
+    scripts = [s["run"] for s in steps_of(job) if "run" in s]
+    assert scripts[0].startswith('kind/install-tools.sh "$RUNNER_TEMP/bin"')
+    assert scripts[1] == 'make cluster CLUSTER_ARGS="--pinned-tools --logs-dir $RUNNER_TEMP/cluster-logs"'
+    (upload,) = [s for s in steps_of(job) if action(s) == "actions/upload-artifact"]
+    assert upload["if"] == "failure()" and upload["with"]["path"] == "${{ runner.temp }}/cluster-logs"
+    # What is published has run on a cluster too.
+    assert "cluster" in ci["jobs"]["images"]["needs"]
 
 
 def test_the_test_job_sees_the_release_tags(ci):
