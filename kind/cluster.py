@@ -501,7 +501,9 @@ def wait_for_workloads(sh: Shell, plan: Plan) -> None:
 def running_pod(sh: Shell, workload: Workload) -> str:
     """A ready pod of a Deployment that is not on its way out."""
     selector = selector_arg(workload.selector)
-    listing = sh.run(kubectl("get", "pods", "--namespace", NAMESPACE, "-l", selector, "-o", "json"), capture=True)
+    listing = sh.run(
+        kubectl("get", "pods", "--namespace", NAMESPACE, "-l", selector, "-o", "json"), capture=True
+    )
     if sh.dry_run:
         return f"<a {workload.name} pod>"
     for pod in json.loads(listing)["items"]:
@@ -515,23 +517,27 @@ def selector_arg(labels: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
-def run_pod(sh: Shell, plan: Plan, name: str, labels: dict[str, str], argv: list[str]) -> None:
-    """Starts a pod of this run's own: the chart's test image and the restricted security context
-    of the chart's test pod."""
+def test_pod_container(plan: Plan) -> dict[str, Any]:
     if plan.test_pod is None:
         raise Failure(
             "the chart renders no helm test pod, whose image and security context this run's pods use"
         )
-    test = plan.test_pod["spec"]
+    return plan.test_pod["spec"]["containers"][0]
+
+
+def run_pod(sh: Shell, plan: Plan, name: str, labels: dict[str, str], argv: list[str]) -> None:
+    """Starts a pod of this run's own: the chart's test image and the restricted security context
+    of the chart's test pod."""
+    container = test_pod_container(plan)
     overrides = {
         "spec": {
             "automountServiceAccountToken": False,
-            "securityContext": test["securityContext"],
+            "securityContext": plan.test_pod["spec"]["securityContext"],
             "containers": [
                 {
                     "name": name,
-                    "securityContext": test["containers"][0]["securityContext"],
-                    "resources": test["containers"][0]["resources"],
+                    "securityContext": container["securityContext"],
+                    "resources": container["resources"],
                 }
             ],
         }
@@ -634,12 +640,18 @@ def describe(source: Source) -> str:
     )
 
 
-def run_probes(sh: Shell, plan: Plan) -> None:
+def run_probes(sh: Shell, plan: Plan, workdir: Path) -> None:
     sh.note("NetworkPolicies and /metrics: every pod tries every Service port it may and may not reach")
     for probe in plan.probes:
         print(
             f"probe: {describe(probe.source)} -> {probe.target.url} expect {'open' if probe.expect_open else 'closed'}"
         )
+    # An ephemeral container takes the restricted debug profile, then the security context of the
+    # chart's test pod over it: its user too, so any pod can run the curl image (whose USER is a
+    # name, which runAsNonRoot cannot check).
+    custom = workdir / "probe-container.json"
+    custom.write_text(json.dumps({"securityContext": test_pod_container(plan)["securityContext"]}))
+    print(f"{custom}: {custom.read_text()}")
     started = []
     for number, source in enumerate(plan.sources, start=1):
         argv = probe_argv([p.target.url for p in plan.probes if p.source is source])
@@ -648,7 +660,8 @@ def run_probes(sh: Shell, plan: Plan) -> None:
             # so its own egress policy and its labels are what the target sees.
             pod, container = running_pod(sh, source.workload), f"probe-{number}"
             sh.run(kubectl("debug", "--namespace", NAMESPACE, f"pod/{pod}", f"--container={container}",
-                           f"--image={probe_image()}", "--profile=restricted", "--quiet", "--", *argv))  # fmt: skip
+                           f"--image={probe_image()}", "--profile=restricted", f"--custom={custom}", "--quiet",
+                           "--", *argv))  # fmt: skip
         else:
             pod, container = source.name, None
             run_pod(sh, plan, source.name, source.labels, argv)
@@ -806,13 +819,13 @@ def lose_a_pod_of_each(sh: Shell, plan: Plan) -> None:
     stop_load(sh, started, LOAD_MIN_SECONDS)
 
 
-def install_and_check(sh: Shell, plan: Plan) -> None:
+def install_and_check(sh: Shell, plan: Plan, workdir: Path) -> None:
     sh.note("This tree's chart, installed and checked")
     install(sh, CHART)
     wait_for_workloads(sh, plan)
     sh.run(helm("test", RELEASE, "--namespace", NAMESPACE, "--logs", f"--timeout={TIMEOUT}"))
     check_page(sh, plan)
-    run_probes(sh, plan)
+    run_probes(sh, plan, workdir)
     lose_a_pod_of_each(sh, plan)
 
 
@@ -821,7 +834,14 @@ def diagnose(logs_dir: Path | None) -> None:
     print("\n== What the cluster looked like", flush=True)
     commands = [
         kubectl("get", "nodes", "-o", "wide"),
-        kubectl("get", "all,networkpolicies,poddisruptionbudgets,configmaps", "--namespace", NAMESPACE, "-o", "wide"),
+        kubectl(
+            "get",
+            "all,networkpolicies,poddisruptionbudgets,configmaps",
+            "--namespace",
+            NAMESPACE,
+            "-o",
+            "wide",
+        ),
         kubectl("get", "events", "--namespace", NAMESPACE, "--sort-by=.lastTimestamp"),
         kubectl("describe", "pods", "--namespace", NAMESPACE),
         helm("history", RELEASE, "--namespace", NAMESPACE),
@@ -859,8 +879,9 @@ def up(sh: Shell, args: argparse.Namespace) -> None:
     sh.note("The plan, from the chart as helm renders it with kind/values.yaml")
     plan = plan_from(render(sh, CHART, versions))
     ref = previous_release(sh)
-    with tempfile.TemporaryDirectory(prefix="bird-previous-") as workdir:
-        previous_dir = previous_chart(sh, ref, Path(workdir))
+    with tempfile.TemporaryDirectory(prefix="bird-cluster-") as tmp:
+        workdir = Path(tmp)
+        previous_dir = previous_chart(sh, ref, workdir)
         previous_tag = f"image.tag={image_tag()}{PREVIOUS_TAG_SUFFIX}"
         previous = plan_from(render(sh, previous_dir, versions, "--set", previous_tag))
         try:
@@ -868,7 +889,7 @@ def up(sh: Shell, args: argparse.Namespace) -> None:
             build_and_load(sh, plan, previous)
             upgrade_and_roll_back(sh, plan, previous, ref, previous_dir)
             uninstall(sh)
-            install_and_check(sh, plan)
+            install_and_check(sh, plan, workdir)
         except Failure:
             if not sh.dry_run:
                 diagnose(args.logs_dir)
