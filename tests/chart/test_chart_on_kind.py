@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -71,7 +72,8 @@ exit 99
 
 
 @pytest.fixture(scope="module")
-def dry_run(tmp_path_factory) -> str:
+def run_dry(tmp_path_factory):
+    """run_dry(repository) -> the output of `kind/cluster.py up --dry-run` in that clone."""
     bin_dir = tmp_path_factory.mktemp("bin")
     (bin_dir / "helm").write_text(FAKE_HELM.format(python=sys.executable))
     for tool in ("kind", "kubectl", "docker"):
@@ -80,13 +82,22 @@ def dry_run(tmp_path_factory) -> str:
         tool.chmod(0o755)
     calls = bin_dir / "calls.log"
     env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", CALLS=str(calls))
-    proc = subprocess.run(
-        [sys.executable, str(KIND / "cluster.py"), "up", "--dry-run"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert not calls.exists(), f"the dry run ran {calls.read_text()}"
-    return proc.stdout
+
+    def run(repository: Path) -> str:
+        proc = subprocess.run(
+            [sys.executable, str(repository / "kind" / "cluster.py"), "up", "--dry-run"],
+            cwd=repository, env=env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert not calls.exists(), f"the dry run ran {calls.read_text()}"
+        return proc.stdout
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def dry_run(run_dry) -> str:
+    return run_dry(REPO)
 
 
 def commands(output: str) -> list[list[str]]:
@@ -178,6 +189,25 @@ def test_the_upgrade_starts_from_the_release_the_rules_select(dry_run):
     assert helm_step(cmds, "install") < load_start < upgrade < rollback < load_stop
     assert cmds[rollback][5] == "1", "back to the previous release's revision"
     assert "--values" in cmds[upgrade] and "kind/values.yaml" in cmds[upgrade]
+
+
+def test_after_a_release_the_upgrade_starts_from_the_newest_release_tag(run_dry, tmp_path):
+    """In a clone with release tags, by version (v0.10.0 is newer than v0.9.0, though older)."""
+
+    def git(*args: str, cwd: Path = tmp_path / "clone") -> str:
+        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    git("clone", "--quiet", str(REPO), "clone", cwd=tmp_path)
+    # The run and the chart as they are in this working tree, on the clone's history.
+    for directory in ("kind", "bird-chart", "docker"):
+        shutil.copytree(REPO / directory, tmp_path / "clone" / directory, dirs_exist_ok=True)
+    git("tag", "v0.10.0", "HEAD~2")
+    git("tag", "v0.9.0", "HEAD~1")
+    git("tag", "zz-nightly", "HEAD")  # not a release: sorts before them
+    cmds = commands(run_dry(tmp_path / "clone"))
+    assert cmds[index(cmds, "git", "archive")][-2:] == ["v0.10.0", "bird-chart"]
 
 
 def source_endpoint(source: str, current: Rendered) -> Endpoint:
