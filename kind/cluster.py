@@ -395,19 +395,20 @@ def plan_from(docs: list[dict[str, Any]]) -> Plan:
 def check_tools(sh: Shell, versions: dict[str, str], pinned: bool) -> None:
     """The tools on PATH, and whether they are the pinned versions (a warning, or with `pinned`
     a failure)."""
-    found = {
-        "KIND_VERSION": sh.run(["kind", "version"], capture=True).split()[1:2],
-        "KUBECTL_VERSION": sh.run(
-            ["kubectl", "version", "--client", "-o", "jsonpath={.clientVersion.gitVersion}"], capture=True
-        ).split(),
-        "HELM_VERSION": sh.run(["helm", "version", "--template", "{{.Version}}"], capture=True).split(),
-    }
+    kind = sh.run(["kind", "version"], capture=True)
+    kubectl_client = sh.run(["kubectl", "version", "--client", "-o", "json"], capture=True)
+    helm_version = sh.run(["helm", "version", "--template", "{{.Version}}"], capture=True)
     sh.run(["docker", "buildx", "version"])
     if sh.dry_run:
         return
+    found = {
+        "KIND_VERSION": kind.split()[1],
+        "KUBECTL_VERSION": json.loads(kubectl_client)["clientVersion"]["gitVersion"],
+        "HELM_VERSION": helm_version.strip(),
+    }
     for key, version in found.items():
-        if version != [versions[key]]:
-            message = f"{key.split('_')[0].lower()} is {' '.join(version) or 'unknown'}, kind/versions.env pins {versions[key]}"
+        if version != versions[key]:
+            message = f"{key.split('_')[0].lower()} is {version}, kind/versions.env pins {versions[key]}"
             if pinned:
                 raise Failure(message)
             print(f"warning: {message}", file=sys.stderr)
@@ -527,7 +528,7 @@ def test_pod_container(plan: Plan) -> dict[str, Any]:
 
 def run_pod(sh: Shell, plan: Plan, name: str, labels: dict[str, str], argv: list[str]) -> None:
     """Starts a pod of this run's own: the chart's test image and the restricted security context
-    of the chart's test pod."""
+    of the chart's test pod (merged into the container kubectl generates, by name)."""
     container = test_pod_container(plan)
     overrides = {
         "spec": {
@@ -543,7 +544,8 @@ def run_pod(sh: Shell, plan: Plan, name: str, labels: dict[str, str], argv: list
         }
     }
     sh.run(kubectl("run", name, "--namespace", NAMESPACE, f"--image={probe_image()}", "--restart=Never",
-                   f"--labels={selector_arg(labels)}", f"--overrides={json.dumps(overrides, sort_keys=True)}",
+                   f"--labels={selector_arg(labels)}", "--override-type=strategic",
+                   f"--overrides={json.dumps(overrides, sort_keys=True)}",
                    "--command", "--", *argv))  # fmt: skip
 
 

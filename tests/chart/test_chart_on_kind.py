@@ -9,6 +9,7 @@ The run itself needs Docker and a cluster, so it happens in CI on GitHub (the `c
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -328,6 +329,11 @@ def test_every_probe_runs_from_its_source(dry_run):
             (cmd,) = [
                 c for c in cmds if c[3:4] == ["run"] and f"--labels={source.removeprefix('labels:')}" in c
             ]
+            # The restricted security context goes into the generated container, merged by name.
+            overrides = json.loads(next(w for w in cmd if w.startswith("--overrides=")).split("=", 1)[1])
+            assert "--override-type=strategic" in cmd
+            assert [c["name"] for c in overrides["spec"]["containers"]] == [cmd[4]]
+            assert overrides["spec"]["securityContext"]["runAsNonRoot"] is True
         assert cmd[cmd.index("--") + 1 :][:4] == ["sh", "-c", "$(cat kind/probe.sh)", "probe"]
         assert url in cmd[cmd.index("probe") :], (source, url)
 
