@@ -35,12 +35,18 @@ PREVIOUS_TAG = "kind-previous"
 
 # `helm template` for the dry run, rendered by Helm's Go SDK (helm-python-sdk) as the CLI would.
 FAKE_HELM = """#!{python}
+import os
 import sys
 import yaml
 import helm_python as helm
 
 args = sys.argv[1:]
-assert args[:1] == ["template"], f"the dry run may only template: {{args}}"
+if args == ["version", "--template", "{{{{.Version}}}}"]:
+    sys.exit(print("{helm_version}"))
+if args[:1] != ["template"]:
+    with open(os.environ["CALLS"], "a") as calls:
+        print("helm", *args, file=calls)
+    sys.exit(99)
 release, chart, rest = args[1], args[2], args[3:]
 options, values = {{}}, {{}}
 
@@ -71,18 +77,45 @@ echo "$(basename "$0") $*" >> "$CALLS"
 exit 99
 """
 
+# For a run that fails: tools that answer what the run asks first, record every call, and refuse
+# the first change to the new cluster (its namespace).
+RECORDING_TOOL = """#!/bin/sh
+echo "$(basename "$0") $*" >> "$CALLS"
+case "$(basename "$0") $*" in
+  "kind version") echo "kind {kind_version} go1.25 linux/amd64" ;;
+  "kubectl version --client -o json") echo '{{"clientVersion": {{"gitVersion": "{kubectl_version}"}}}}' ;;
+  "kubectl --context kind-bird create namespace bird") echo "namespace refused" >&2; exit 1 ;;
+  "kubectl --context kind-bird get pods --namespace bird -o name") echo pod/bird-api-5d9f8c7b6d-abcde ;;
+esac
+"""
+
+
+def versions() -> dict[str, str]:
+    lines = (KIND / "versions.env").read_text(encoding="utf-8").splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+def tools(bin_dir: Path, others: str) -> dict[str, str]:
+    """A PATH with the fake helm first and `others` for kind, kubectl and docker; the env to run with."""
+    pinned = versions()
+    (bin_dir / "helm").write_text(
+        FAKE_HELM.format(python=sys.executable, helm_version=pinned["HELM_VERSION"])
+    )
+    for tool in ("kind", "kubectl", "docker"):
+        (bin_dir / tool).write_text(
+            others.format(kind_version=pinned["KIND_VERSION"], kubectl_version=pinned["KUBECTL_VERSION"])
+        )
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    return dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", CALLS=str(bin_dir / "calls.log"))
+
 
 @pytest.fixture(scope="module")
 def run_dry(tmp_path_factory):
     """run_dry(repository) -> the output of `kind/cluster.py up --dry-run` in that clone."""
     bin_dir = tmp_path_factory.mktemp("bin")
-    (bin_dir / "helm").write_text(FAKE_HELM.format(python=sys.executable))
-    for tool in ("kind", "kubectl", "docker"):
-        (bin_dir / tool).write_text(REFUSING_TOOL)
-    for tool in bin_dir.iterdir():
-        tool.chmod(0o755)
+    env = tools(bin_dir, REFUSING_TOOL)
     calls = bin_dir / "calls.log"
-    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", CALLS=str(calls))
 
     def run(repository: Path) -> str:
         proc = subprocess.run(
@@ -394,12 +427,7 @@ def test_the_namespace_enforces_restricted_pod_security(dry_run):
     label = cmds[index(cmds, "kubectl", "label", "namespace", NAMESPACE)]
     assert "pod-security.kubernetes.io/enforce=restricted" in label
     create = index(cmds, "kind", "create", "cluster")
-    versions = dict(
-        line.split("=", 1)
-        for line in (KIND / "versions.env").read_text().splitlines()
-        if "=" in line and not line.startswith("#")
-    )
-    assert cmds[create][cmds[create].index("--image") + 1] == versions["KIND_NODE_IMAGE"]
+    assert cmds[create][cmds[create].index("--image") + 1] == versions()["KIND_NODE_IMAGE"]
     assert create < index(cmds, "kind", "load") < helm_step(cmds, "install")
 
 
@@ -426,20 +454,44 @@ def test_the_stand_in_unsplash_is_the_compose_overlays(dry_run, kind_values):
 
 
 def test_the_tools_are_pinned_with_checksums():
-    versions = dict(
-        line.split("=", 1)
-        for line in (KIND / "versions.env").read_text().splitlines()
-        if "=" in line and not line.startswith("#")
-    )
+    pinned = versions()
     for tool in ("KIND", "KUBECTL", "HELM"):
-        assert re.fullmatch(r"v\d+\.\d+\.\d+", versions[f"{tool}_VERSION"]), tool
+        assert re.fullmatch(r"v\d+\.\d+\.\d+", pinned[f"{tool}_VERSION"]), tool
         for arch in ("AMD64", "ARM64"):
-            assert re.fullmatch(r"[0-9a-f]{64}", versions[f"{tool}_SHA256_LINUX_{arch}"]), (tool, arch)
-    node = re.fullmatch(r"kindest/node:v(\d+)\.(\d+)\.\d+@sha256:[0-9a-f]{64}", versions["KIND_NODE_IMAGE"])
+            assert re.fullmatch(r"[0-9a-f]{64}", pinned[f"{tool}_SHA256_LINUX_{arch}"]), (tool, arch)
+    node = re.fullmatch(r"kindest/node:v(\d+)\.(\d+)\.\d+@sha256:[0-9a-f]{64}", pinned["KIND_NODE_IMAGE"])
     assert node, "the node image is pinned by digest"
-    kubectl = re.fullmatch(r"v(\d+)\.(\d+)\.\d+", versions["KUBECTL_VERSION"])
+    kubectl = re.fullmatch(r"v(\d+)\.(\d+)\.\d+", pinned["KUBECTL_VERSION"])
     assert kubectl[1] == node[1] and abs(int(kubectl[2]) - int(node[2])) <= 1, "kubectl's version skew"
     script = (KIND / "install-tools.sh").read_text()
     assert 'source "$here/versions.env"' in script and "sha256sum --check" in script
     for tool in ("KIND", "KUBECTL", "HELM"):
         assert f"{tool}_SHA256_$platform" in script and f"${tool}_VERSION" in script
+
+
+def test_a_failure_shows_the_state_of_the_cluster(tmp_path):
+    """Once the cluster exists, a failed step prints the pods, the events, and every pod's last
+    logs, and with --logs-dir saves them with the nodes' logs; it runs nothing after the failure."""
+    env = tools(tmp_path, RECORDING_TOOL)
+    logs = tmp_path / "logs"
+    proc = subprocess.run(
+        [sys.executable, str(KIND / "cluster.py"), "up", "--pinned-tools", "--logs-dir", str(logs)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "namespace refused" in proc.stderr and "kind/cluster.py: exit status 1" in proc.stderr
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    context = "kubectl --context kind-bird"
+    for diagnostic in (
+        f"{context} get events --namespace bird --sort-by=.lastTimestamp",
+        f"{context} describe pods --namespace bird",
+        f"{context} logs --namespace bird pod/bird-api-5d9f8c7b6d-abcde --all-containers --prefix --tail=60",
+        "helm --kube-context kind-bird history bird --namespace bird",
+        f"kind export logs {logs}/kind --name bird",
+    ):
+        assert diagnostic in calls
+    assert "== What the cluster looked like" in proc.stdout
+    assert f"+ {context} get events" in (logs / "diagnostics.txt").read_text()
+    assert not [
+        c for c in calls if c.startswith(("docker buildx build", "helm --kube-context kind-bird install"))
+    ]
