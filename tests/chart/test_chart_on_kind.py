@@ -495,3 +495,18 @@ def test_a_failure_shows_the_state_of_the_cluster(tmp_path):
     assert not [
         c for c in calls if c.startswith(("docker buildx build", "helm --kube-context kind-bird install"))
     ]
+
+
+def test_with_pinned_tools_another_version_is_refused(tmp_path):
+    """CI passes --pinned-tools: a kind other than kind/versions.env's stops the run before it
+    creates anything; on a laptop it is a warning."""
+    other = RECORDING_TOOL.replace('"kind version") echo "kind {kind_version}', '"kind version") echo "kind v0.1.0')
+    env = tools(tmp_path, other)
+    pinned = [sys.executable, str(KIND / "cluster.py"), "up", "--pinned-tools"]
+    proc = subprocess.run(pinned, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 1
+    assert f"kind is v0.1.0, kind/versions.env pins {versions()['KIND_VERSION']}" in proc.stderr
+    assert not [c for c in (tmp_path / "calls.log").read_text().splitlines() if "create" in c]
+    proc = subprocess.run(pinned[:-1], cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert "warning: kind is v0.1.0" in proc.stderr
+    assert "kind create cluster" in (tmp_path / "calls.log").read_text()
