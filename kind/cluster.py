@@ -596,7 +596,7 @@ def stop_load(sh: Shell, started: float, min_seconds: int) -> None:
     sent, failed = load_summary(log)
     print(f"load: {sent} requests, {failed} failed")
     if failed or sent < max(20, min_seconds):
-        raise Failure(f"the load saw {failed} failed requests of {sent}:\n{log}")
+        raise Failure(f"the load sent {sent} requests, {failed} failed (none may; at least 20 sent):\n{log}")
 
 
 # --- Probes -----------------------------------------------------------------------------------
