@@ -66,6 +66,24 @@ image-bird image-bird-image image-frontend:
 	docker buildx build --file docker/Dockerfile --target $(IMAGE) \
 		--tag $(IMAGE_NAMESPACE)/$(IMAGE):$(IMAGE_TAG) --load .
 
+# The chart on a laptop Kubernetes (kind/cluster.py; bird-chart/README.md). Needs Docker, kind,
+# kubectl and helm; kind/cluster.py itself runs in a virtualenv of its own with PyYAML.
+CLUSTER_VENV := $(VENV)/cluster
+CLUSTER_ARGS ?=
+
+.PHONY: cluster cluster-delete
+
+cluster: $(CLUSTER_VENV)/.installed ## Build the images, run them on a kind cluster and check the chart there; CLUSTER_ARGS="--dry-run" prints the plan
+	$(CLUSTER_VENV)/bin/python kind/cluster.py up $(CLUSTER_ARGS)
+
+cluster-delete: $(CLUSTER_VENV)/.installed ## Delete the kind cluster of `make cluster`
+	$(CLUSTER_VENV)/bin/python kind/cluster.py delete
+
+$(CLUSTER_VENV)/.installed: kind/requirements.txt
+	$(PYTHON) -m venv $(CLUSTER_VENV)
+	$(CLUSTER_VENV)/bin/pip install --quiet -r kind/requirements.txt
+	touch $@
+
 # Benchmark (bench/README.md): needs wrk (Debian: apt-get install -y wrk). Figures, no assertions.
 .PHONY: bench
 

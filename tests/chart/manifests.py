@@ -10,6 +10,8 @@ from typing import Any
 import yaml
 
 CHART_DIR = Path(__file__).resolve().parents[2] / "bird-chart"
+# The values of the laptop cluster (kind/cluster.py), a value set like the others below.
+KIND_VALUES = CHART_DIR.parent / "kind" / "values.yaml"
 RELEASE = "birds"
 NAMESPACE = "bird-stack"
 
@@ -62,6 +64,8 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "inline-key": {"unsplash": {"accessKey": INLINE_KEY}},
     # Spans to the CloudWatch agent, the receiver's egress opened by the NetworkPolicies.
     "tracing": {"tracing": {"enabled": True, "environment": "dev"}},
+    # The laptop cluster: local images, a stand-in Unsplash as a native sidecar, a named scraper.
+    "kind": yaml.safe_load(KIND_VALUES.read_text(encoding="utf-8")),
     "all-features": {
         "image": {"pullPolicy": "Always", "tag": "1.2.3"},
         "unsplash": {"accessKey": INLINE_KEY},

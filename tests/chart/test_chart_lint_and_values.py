@@ -144,6 +144,15 @@ BAD_VALUES = [
     ),
     pytest.param({"defaults": {"name": "x"}}, "false schema", id="name-in-defaults"),
     pytest.param(
+        {"services": {"birdImage": {"sidecars": [{"name": "fake"}]}}}, "image", id="sidecar-without-image"
+    ),
+    pytest.param(
+        {"services": {"birdImage": {"sidecars": [{"name": "fake", "image": "x:1", "restartPolicy": "Never"}]}}},
+        "false schema",
+        id="sidecar-restart-policy",
+    ),
+    pytest.param({"defaults": {"extraVolumes": [{"emptyDir": {}}]}}, "name", id="volume-without-name"),
+    pytest.param(
         {"services": {"bird": {"serviceAccount": {"name": "Bird_SA"}}}}, "pattern", id="bad-service-account-name"
     ),
 ]

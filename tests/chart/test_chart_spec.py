@@ -335,6 +335,9 @@ def test_env_wiring_per_contract(value_set):
         "CACHE_TTL_SECS": "86400",
         "CACHE_MAX_ENTRIES": "1000",
         "UNSPLASH_MAX_CALLS_PER_HOUR": "5",
+    } | {  # what the value set sets itself (the laptop cluster's stand-in Unsplash)
+        name: str(value)
+        for name, value in rendered.values.get("services", {}).get("birdImage", {}).get("env", {}).items()
     }
     has_key = bool(rendered.values.get("unsplash"))
     assert (key is not None) == has_key, name
@@ -374,8 +377,9 @@ def test_restricted_pod_security(value_set):
         assert pod["securityContext"]["runAsNonRoot"] is True, name
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
         assert not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC")
-        assert "volumes" not in pod, f"{name}: the binaries write nothing and need no volume"
-        for container in pod["containers"]:
+        # The binaries write nothing: the service's own container mounts no volume (sidecars may).
+        assert all("volumeMounts" not in c for c in pod["containers"]), name
+        for container in pod["containers"] + pod.get("initContainers", []):
             sc = container["securityContext"]
             assert sc["allowPrivilegeEscalation"] is False, name
             assert sc["readOnlyRootFilesystem"] is True, name
@@ -384,6 +388,44 @@ def test_restricted_pod_security(value_set):
             assert sc["capabilities"] == {"drop": ["ALL"]}, name
             assert sc["seccompProfile"] == {"type": "RuntimeDefault"}, name
             assert sc.get("privileged") is False, name
+
+
+SIDECAR = {
+    "name": "helper",
+    "image": "docker.io/library/helper:1.0",
+    "securityContext": {"runAsUser": 10001},
+    "volumeMounts": [{"name": "scratch", "mountPath": "/tmp"}],
+}
+WITH_SIDECAR = {
+    "services": {
+        "birdImage": {"sidecars": [SIDECAR], "extraVolumes": [{"name": "scratch", "emptyDir": {}}]}
+    }
+}
+
+
+def test_sidecars_are_native_sidecars_under_the_restricted_context(render, default):
+    rendered = render(WITH_SIDECAR)
+    pod = rendered.get("Deployment", "bird-image-api")["spec"]["template"]["spec"]
+    (sidecar,) = pod["initContainers"]
+    # Started before the service's container and stopped after it: a native sidecar.
+    assert sidecar["restartPolicy"] == "Always"
+    assert {k: sidecar[k] for k in ("name", "image", "volumeMounts")} == {
+        k: SIDECAR[k] for k in ("name", "image", "volumeMounts")
+    }
+    # Its own securityContext keys win; the rest is the chart's restricted one.
+    own = default.container("bird-image-api")["securityContext"]
+    assert sidecar["securityContext"] == own | {"runAsUser": 10001}
+    assert pod["volumes"] == [{"name": "scratch", "emptyDir": {}}]
+    # The service's own container is the same as without the sidecar, and no other pod changes.
+    assert rendered.container("bird-image-api") == default.container("bird-image-api")
+    for deployment in ("bird-api", "bird-frontend"):
+        assert rendered.get("Deployment", deployment) == default.get("Deployment", deployment)
+
+
+def test_a_sidecar_named_like_the_service_container_is_refused(render):
+    clash = {"services": {"birdImage": {"sidecars": [{"name": "bird-image", "image": "x:1"}]}}}
+    with pytest.raises(helm.HelmRenderError, match="is the name of the service's own container"):
+        render(clash)
 
 
 def test_service_accounts_do_not_mount_tokens(default):

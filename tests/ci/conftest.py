@@ -22,8 +22,8 @@ def fake_unsplash(tmp_path_factory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("fake-unsplash")
     port = free_port()
     server = (DOCKER_DIR / "fake-unsplash" / "nginx.conf").read_text()
-    assert "listen 8080;" in server and "/srv/fake-unsplash/search-photos.json" in server
-    server = server.replace("listen 8080;", f"listen 127.0.0.1:{port};").replace(
+    assert "listen 127.0.0.1:8080;" in server and "/srv/fake-unsplash/search-photos.json" in server
+    server = server.replace("listen 127.0.0.1:8080;", f"listen 127.0.0.1:{port};").replace(
         "/srv/fake-unsplash/search-photos.json", str(DOCKER_DIR / "fake-unsplash" / "search-photos.json")
     )
     (workdir / "server.conf").write_text(server)

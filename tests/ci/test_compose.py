@@ -126,7 +126,7 @@ def test_offline_overlay_points_bird_image_at_the_fake_on_loopback(offline):
     assert api.scheme == "http" and api.hostname == "127.0.0.1"
     assert offline["fake-unsplash"]["network_mode"] == "service:bird-image-api"
     server = (DOCKER_DIR / "fake-unsplash" / "nginx.conf").read_text()
-    assert f"listen {api.port};" in server
+    assert f"listen {api.hostname}:{api.port};" in server
     assert bird_image["environment"]["UNSPLASH_ACCESS_KEY"], "without a key bird-image never calls the fake"
     assert offline["bird-api"]["depends_on"] == {"fake-unsplash": {"condition": "service_healthy"}}
 

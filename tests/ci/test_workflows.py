@@ -48,13 +48,42 @@ def test_actionlint_is_clean():
     assert proc.returncode == 0, report(proc)
 
 
-def test_zizmor_finds_nothing():
-    # The pedantic persona is the default one plus code smells (a permission without a comment
-    # saying why, say); .github/ covers dependabot.yml too. Offline: no GitHub API calls.
+@pytest.mark.parametrize("persona", ["regular", "pedantic", "auditor"])
+def test_zizmor_finds_nothing(persona):
+    # pedantic adds code smells (a permission without a comment saying why, say), auditor what
+    # needs a judgement (secrets outside a GitHub environment). .github/ covers dependabot.yml
+    # too. Offline: no GitHub API calls. Findings suppressed in place say why (next test).
     zizmor = tool("zizmor", "it is pinned in tests/requirements.txt")
-    proc = run([zizmor, "--offline", "--persona", "pedantic", "--format", "json", ".github/"], cwd=REPO)
+    proc = run([zizmor, "--offline", "--persona", persona, "--format", "json", ".github/"], cwd=REPO)
     assert proc.returncode == 0, report(proc)
     assert yaml.safe_load(proc.stdout) == [], report(proc)
+
+
+# The GitHub environments that hold the workflows' secrets, and the secrets each holds.
+ENVIRONMENTS = {
+    "docker-hub": {"DOCKER_USERNAME", "DOCKER_PASSWORD_SYMBOLS_ALLOWED"},
+    "slack": {"SLACK_WEBHOOK_URL"},
+}
+
+
+def test_every_secret_comes_from_its_environment_and_the_environments_are_documented():
+    """A job reads a secret only inside the environment that holds it, which the README tells
+    the repository's owner to create."""
+    seen = set()
+    for path in workflows():
+        for job_id, job in load(path)["jobs"].items():
+            secrets = set(re.findall(r"secrets\.(\w+)", yaml.safe_dump(job)))
+            if not secrets:
+                continue
+            environment = " ".join(str(job.get("environment", "")).split())
+            names = [name for name in ENVIRONMENTS if f"'{name}'" in environment or environment == name]
+            assert len(names) == 1, f"{rel(path)} {job_id} reads {secrets} outside an environment"
+            assert secrets <= ENVIRONMENTS[names[0]], f"{rel(path)} {job_id}: {secrets}"
+            seen.add(names[0])
+    assert seen == set(ENVIRONMENTS)
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for name, secrets in ENVIRONMENTS.items():
+        assert f"`{name}`" in readme and all(f"`{s}`" in readme for s in secrets), name
 
 
 def test_zizmor_suppressions_say_why():
@@ -201,6 +230,8 @@ def test_pushes_only_from_main_and_tags_with_the_original_secrets(ci):
     assert "github.ref == 'refs/heads/main'" in push and "startsWith(github.ref, 'refs/tags/v')" in push
     steps = {action(step): step for step in steps_of(images)}
     assert steps["docker/build-push-action"]["with"]["push"] == "${{ env.PUSH == 'true' }}"
+    # The credentials' environment is entered on exactly the runs that push.
+    assert " ".join(images["environment"].split()) == "${{ " + push.removeprefix("${{ ").removesuffix(" }}") + " && 'docker-hub' || '' }}"
     login = steps["docker/login-action"]
     assert login["if"] == "env.PUSH == 'true'"
     assert login["with"] == {
@@ -214,6 +245,7 @@ def test_slack_notification_is_skipped_without_a_webhook(ci):
     assert "failure()" in notify["if"]
     assert set(notify["needs"]) == set(ci["jobs"]) - {"notify-failure"}
     assert notify["env"]["SLACK_WEBHOOK_URL"] == "${{ secrets.SLACK_WEBHOOK_URL }}"
+    assert notify["environment"] == "slack"
     post = next(step for step in steps_of(notify) if 'SLACK_WEBHOOK_URL"' in step.get("run", ""))
     assert post["if"] == "env.SLACK_WEBHOOK_URL != ''"
 
@@ -248,12 +280,35 @@ def test_dependabot_sees_every_tool_pin():
     # Dependabot's pip support reads every *requirements*.txt of the directory it is given, its
     # npm support the package.json and lock file there.
     config = load(DEPENDABOT)
-    directories = {u["package-ecosystem"]: u["directory"] for u in config["updates"]}
-    requirement_files = sorted((REPO / "tests").glob("*requirements*.txt"))
-    assert {p.name for p in requirement_files} >= {"requirements.txt", "requirements-checkov.txt"}
-    assert all(p.parent == REPO / directories["pip"].strip("/") for p in requirement_files)
-    npm_dir = REPO / directories["npm"].strip("/")
+    directories: dict[str, set] = {}
+    for update in config["updates"]:
+        directories.setdefault(update["package-ecosystem"], set()).add(REPO / update["directory"].strip("/"))
+    requirement_files = sorted(p for p in REPO.glob("*/*requirements*.txt") if p.parent.name != ".venv")
+    assert {p.relative_to(REPO).as_posix() for p in requirement_files} >= {
+        "tests/requirements.txt",
+        "tests/requirements-checkov.txt",
+        "kind/requirements.txt",
+    }
+    assert all(p.parent in directories["pip"] for p in requirement_files)
+    (npm_dir,) = directories["npm"]
     assert (npm_dir / "package.json").is_file() and (npm_dir / "package-lock.json").is_file()
+
+
+def test_the_cluster_job_runs_make_cluster_with_the_pinned_tools(ci):
+    """kind/cluster.py on GitHub's runners (they have Docker): the tools of kind/versions.env,
+    checked against their sha256 by kind/install-tools.sh, no secret, logs kept on failure."""
+    job = ci["jobs"]["cluster"]
+    assert job["permissions"] == {"contents": "read"} and "environment" not in job
+    assert "secrets." not in yaml.safe_dump(job)
+    (checkout,) = [s for s in steps_of(job) if action(s) == "actions/checkout"]
+    assert checkout["with"] == {"persist-credentials": False, "fetch-depth": 0}
+    scripts = [s["run"] for s in steps_of(job) if "run" in s]
+    assert scripts[0].startswith('kind/install-tools.sh "$RUNNER_TEMP/bin"')
+    assert scripts[1] == 'make cluster CLUSTER_ARGS="--pinned-tools --logs-dir $RUNNER_TEMP/cluster-logs"'
+    (upload,) = [s for s in steps_of(job) if action(s) == "actions/upload-artifact"]
+    assert upload["if"] == "failure()" and upload["with"]["path"] == "${{ runner.temp }}/cluster-logs"
+    # What is published has run on a cluster too.
+    assert "cluster" in ci["jobs"]["images"]["needs"]
 
 
 def test_the_test_job_sees_the_release_tags(ci):
