@@ -2,6 +2,7 @@
 //! by wiremock, a real store (`redis-server`) for the fleet, and the real `bird-image` binary.
 
 mod answers;
+mod claims;
 mod faults;
 mod fleet;
 mod hostile_input;
