@@ -11,8 +11,6 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::catalogue;
-
 /// The span of the allowance.
 pub const WINDOW: Duration = Duration::from_secs(3600);
 
@@ -27,7 +25,7 @@ pub struct Allowance {
 
 impl Allowance {
     pub fn per_hour(per_hour: u32) -> Self {
-        let catalogue = u32::try_from(catalogue::NAMES.len()).unwrap_or(u32::MAX);
+        let catalogue = u32::try_from(bird_catalogue::BIRDS.len()).unwrap_or(u32::MAX);
         Self {
             per_hour,
             reserved: per_hour.min(catalogue),
@@ -196,7 +194,7 @@ mod tests {
             let start = Instant::now();
             let budget = CallBudget::per_hour(per_hour);
             let limit = per_hour as usize;
-            let reserved = limit.min(catalogue::NAMES.len());
+            let reserved = limit.min(bird_catalogue::BIRDS.len());
             let mut at = start;
             let mut grants: Vec<Instant> = Vec::new();
             for (gap_secs, catalogue) in attempts {

@@ -26,7 +26,6 @@ use service_kit::metrics::{Registry, counter};
 use tracing::Instrument;
 
 use crate::budget::{Allowance, CallBudget, Spend};
-use crate::catalogue;
 use crate::clock::{Clock, millis};
 use crate::key_quota::{self, KeyQuota};
 use crate::store::{Claim, LeaseState, Read, Store, StoredPhoto};
@@ -371,7 +370,7 @@ impl Lookups {
         };
         loop {
             let claim = if self.key_quota.allows(self.clock.now()) {
-                let allowed = self.allowance.for_name(catalogue::contains(key));
+                let allowed = self.allowance.for_name(bird_catalogue::contains(key));
                 let now = self.clock.unix_millis();
                 store
                     .claim(key, &read.seen, allowed, self.lease_for, now)
@@ -490,7 +489,7 @@ impl Lookups {
             self.metrics.over_budget.inc();
             Err(LookupError::KeyQuotaReserve)
         } else {
-            match self.budget.try_spend(now, catalogue::contains(key)) {
+            match self.budget.try_spend(now, bird_catalogue::contains(key)) {
                 Spend::Granted => self.search(bird).await,
                 Spend::Refused { warn } => {
                     self.refused(key, "process", warn);
@@ -520,7 +519,7 @@ impl Lookups {
             tracing::warn!(
                 upstream = "unsplash",
                 allowance,
-                names = if catalogue::contains(key) {
+                names = if bird_catalogue::contains(key) {
                     "catalogue"
                 } else {
                     "outside the catalogue"

@@ -180,7 +180,7 @@ mod tests {
         );
     }
     use crate::cache::OUTAGE_SHARE;
-    use crate::{catalogue, key_quota};
+    use crate::key_quota;
 
     /// The arithmetic of the defaults' comments: one process alone fetches the twelve birds in
     /// its first hour, a fleet sharing a store spends a demo key's quota at most, and so does
@@ -191,7 +191,7 @@ mod tests {
         const MOST_PODS: u32 = 10;
         let config = Config::parse_from(["bird-image"]);
         let allowance = config.unsplash_max_calls_per_hour;
-        assert!(allowance as usize >= catalogue::NAMES.len());
+        assert!(allowance as usize >= bird_catalogue::BIRDS.len());
         assert!(allowance <= DEMO_KEY_PER_HOUR);
         let alone = (allowance / OUTAGE_SHARE).max(1);
         assert!(

@@ -2,7 +2,6 @@
 
 pub mod budget;
 pub mod cache;
-pub mod catalogue;
 pub mod clock;
 pub mod config;
 pub mod key_quota;

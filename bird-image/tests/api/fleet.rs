@@ -25,9 +25,9 @@ fn found() -> ResponseTemplate {
 
 /// bird's twelve birds, as they go in a query.
 fn catalogue() -> impl Iterator<Item = String> {
-    bird_image::catalogue::NAMES
+    bird_catalogue::BIRDS
         .iter()
-        .map(|name| name.replace(' ', "%20"))
+        .map(|species| species.name.replace(' ', "%20"))
 }
 
 /// `size` instances sharing `store`, Unsplash at `unsplash` and `clock`.

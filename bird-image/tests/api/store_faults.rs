@@ -141,7 +141,7 @@ async fn without_its_store_an_instance_spends_only_its_share_of_the_allowance() 
     .await;
     let answers: Vec<String> = {
         let mut answers = Vec::new();
-        for bird in bird_image::catalogue::NAMES {
+        for bird in bird_catalogue::BIRDS.map(|species| species.name) {
             answers.push(photo_for(&app, &bird.replace(' ', "%20")).await);
         }
         answers
