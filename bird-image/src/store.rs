@@ -37,7 +37,8 @@ pub const PROBE_EVERY: Duration = Duration::from_secs(1);
 /// How long the fleet keeps a photo past its refresh time, to answer it while Unsplash fails.
 pub const KEEP_AFTER_REFRESH: Duration = Duration::from_secs(7 * 24 * 3600);
 
-const PREFIX: &str = "bird-image:";
+// Every key starts with `bird-image:`, so the service's data is easy to find in a store that
+// serves others too.
 
 /// The calls of the last hour, for the whole fleet.
 const CALLS_KEY: &str = "bird-image:unsplash-calls";
@@ -110,6 +111,7 @@ pub enum Claim {
     Granted(Lease),
     /// The name's entry changed since it was read: read it again.
     Changed,
+    /// Another pod holds the name's lease, or a failure mark holds the name back.
     Busy(LeaseState),
     /// The fleet's hourly allowance is spent (`warn` for the first refusal of a flood).
     Spent {
@@ -447,11 +449,11 @@ async fn probe(store: Weak<Inner>) {
 }
 
 fn photo_key(name: &str) -> String {
-    format!("{PREFIX}photo:{name}")
+    format!("bird-image:photo:{name}")
 }
 
 fn lease_key(name: &str) -> String {
-    format!("{PREFIX}lease:{name}")
+    format!("bird-image:lease:{name}")
 }
 
 /// How long the store keeps `photo`'s entry from `now`: until its refresh, and a week more.

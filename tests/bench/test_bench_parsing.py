@@ -207,3 +207,26 @@ def test_ab_takes_the_median_of_the_ratios_within_pairs():
         ab.median_ratio([1.0], [])
     with pytest.raises(ValueError):
         ab.median_ratio([], [])
+
+
+def _load_fleet():
+    sys.modules.setdefault("run", bench)
+    spec = importlib.util.spec_from_file_location("bench_fleet", HARNESS.parent / "fleet.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fleet_asks_for_the_twelve_birds_of_the_catalogue():
+    fleet = _load_fleet()
+    assert len(fleet.BIRDS) == 12
+    assert "Steller's Jay" in fleet.BIRDS
+
+
+def test_fleet_percentiles_are_nearest_rank():
+    fleet = _load_fleet()
+    values = [float(n) for n in range(1, 101)]
+    assert fleet.percentile(values, 0.5) == 50.0
+    assert fleet.percentile(values, 0.99) == 99.0
+    assert fleet.percentile(values, 1.0) == 100.0
+    assert fleet.percentile([7.0], 0.99) == 7.0
