@@ -114,9 +114,7 @@ pub enum Claim {
     /// Another pod holds the name's lease, or a failure mark holds the name back.
     Busy(LeaseState),
     /// The fleet's hourly allowance is spent (`warn` for the first refusal of a flood).
-    Spent {
-        warn: bool,
-    },
+    Spent { warn: bool },
     /// Unsplash reported the key down to its reserve: no calls until the hour turns.
     Paused,
 }

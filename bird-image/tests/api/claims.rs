@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use bird_image::store::{Claim, LeaseState, Store, StoredPhoto};
+use bird_image::store::{Claim, Lease, LeaseState, Store, StoredPhoto};
 use bird_image::unsplash::Photo;
 use service_kit::metrics::Registry;
 use url::Url;
@@ -22,6 +22,15 @@ fn store(server: &StoreServer) -> Store {
         &mut Registry::default(),
     )
     .unwrap()
+}
+
+/// Reads `name` and claims its call, which must be granted.
+async fn granted(store: &Store, name: &str) -> Lease {
+    let read = store.read(name, NOW).await.unwrap();
+    match store.claim(name, &read.seen, ALLOWED, LEASE, NOW).await {
+        Ok(Claim::Granted(lease)) => lease,
+        refused => panic!("the claim on {name} was refused: {refused:?}"),
+    }
 }
 
 fn photo(refresh_at: u64) -> StoredPhoto {
@@ -71,26 +80,12 @@ async fn a_claim_on_an_entry_that_changed_since_the_read_is_refused() {
     let server = StoreServer::start().await;
     let (a, b) = (store(&server), store(&server));
     let stale = photo(NOW - 1);
-    let read = a.read("mallard", NOW).await.unwrap();
-    let Claim::Granted(lease) = a
-        .claim("mallard", &read.seen, ALLOWED, LEASE, NOW)
-        .await
-        .unwrap()
-    else {
-        panic!("granted");
-    };
+    let lease = granted(&a, "mallard").await;
     a.land(lease, &stale, NOW).await.unwrap();
 
     let read_by_b = b.read("mallard", NOW).await.unwrap();
     assert_eq!(read_by_b.photo, Some(stale.clone()));
-    let read_by_a = a.read("mallard", NOW).await.unwrap();
-    let Claim::Granted(refresh) = a
-        .claim("mallard", &read_by_a.seen, ALLOWED, LEASE, NOW)
-        .await
-        .unwrap()
-    else {
-        panic!("granted");
-    };
+    let refresh = granted(&a, "mallard").await;
     a.land(refresh, &photo(NOW + 3_600_000), NOW).await.unwrap();
 
     let late = b
@@ -103,14 +98,7 @@ async fn a_claim_on_an_entry_that_changed_since_the_read_is_refused() {
 async fn a_failed_lookup_leaves_a_mark_that_holds_the_fleet_back() {
     let server = StoreServer::start().await;
     let (a, b) = (store(&server), store(&server));
-    let read = a.read("mallard", NOW).await.unwrap();
-    let Claim::Granted(lease) = a
-        .claim("mallard", &read.seen, ALLOWED, LEASE, NOW)
-        .await
-        .unwrap()
-    else {
-        panic!("granted");
-    };
+    let lease = granted(&a, "mallard").await;
     a.fail(lease, Duration::from_secs(60)).await.unwrap();
     let read = b.read("mallard", NOW).await.unwrap();
     assert_eq!(read.lease, LeaseState::Failed);

@@ -3,7 +3,7 @@
 //! an instance started later answers every known bird with no call, and the hourly allowance
 //! is the fleet's. The instances share one manual clock, as a fleet shares the time.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bird_image::Config;
 use bird_image::cache::STORE_RECHECK;
@@ -15,9 +15,9 @@ use service_kit::testing::TestServer;
 use wiremock::{MockServer, ResponseTemplate};
 
 use crate::store_server::StoreServer;
-use crate::support::{metric, photo, photo_for, search, start, wait_for_photo, wait_for_requests};
-
-const PHOTO: &str = "https://images.unsplash.com/p?w=2000&q=100";
+use crate::support::{
+    PHOTO, calls, metric, photo, photo_for, search, start, unsplash_with_a_photo, wait_for_requests,
+};
 
 fn found() -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(photo("https://images.unsplash.com/p"))
@@ -28,6 +28,19 @@ fn catalogue() -> impl Iterator<Item = String> {
     bird_catalogue::BIRDS
         .iter()
         .map(|species| species.name.replace(' ', "%20"))
+}
+
+/// A store, a clock, an Unsplash that finds a photo for every name, and `size` instances
+/// sharing them.
+async fn cold_fleet(
+    size: usize,
+    configure: impl Fn(&mut Config),
+) -> (MockServer, StoreServer, ManualClock, Vec<TestServer>) {
+    let unsplash = unsplash_with_a_photo().await;
+    let store = StoreServer::start().await;
+    let clock = ManualClock::default();
+    let fleet = fleet(size, &store, &unsplash, &clock, configure).await;
+    (unsplash, store, clock, fleet)
 }
 
 /// `size` instances sharing `store`, Unsplash at `unsplash` and `clock`.
@@ -51,17 +64,9 @@ async fn fleet(
     fleet
 }
 
-async fn calls(unsplash: &MockServer) -> usize {
-    unsplash.received_requests().await.unwrap().len()
-}
-
 #[tokio::test]
 async fn a_cold_fleet_asks_unsplash_once_per_bird() {
-    let unsplash = MockServer::start().await;
-    search().respond_with(found()).mount(&unsplash).await;
-    let store = StoreServer::start().await;
-    let clock = ManualClock::default();
-    let fleet = fleet(3, &store, &unsplash, &clock, |_| {}).await;
+    let (unsplash, _store, _clock, fleet) = cold_fleet(3, |_| {}).await;
     for _ in 0..2 {
         for app in &fleet {
             for bird in catalogue() {
@@ -102,11 +107,7 @@ async fn a_cold_name_asked_through_every_instance_at_once_is_one_call() {
 
 #[tokio::test]
 async fn an_instance_started_late_answers_every_known_bird_with_no_call() {
-    let unsplash = MockServer::start().await;
-    search().respond_with(found()).mount(&unsplash).await;
-    let store = StoreServer::start().await;
-    let clock = ManualClock::default();
-    let fleet = fleet(2, &store, &unsplash, &clock, |_| {}).await;
+    let (unsplash, store, clock, fleet) = cold_fleet(2, |_| {}).await;
     for (n, bird) in catalogue().enumerate() {
         photo_for(&fleet[n % 2], &bird).await;
     }
@@ -128,11 +129,7 @@ async fn an_instance_started_late_answers_every_known_bird_with_no_call() {
 /// gets its call; an hour later there is room again.
 #[tokio::test]
 async fn the_fleet_spends_one_allowance_whichever_instance_asks() {
-    let unsplash = MockServer::start().await;
-    search().respond_with(found()).mount(&unsplash).await;
-    let store = StoreServer::start().await;
-    let clock = ManualClock::default();
-    let fleet = fleet(3, &store, &unsplash, &clock, |config| {
+    let (unsplash, _store, clock, fleet) = cold_fleet(3, |config| {
         config.unsplash_max_calls_per_hour = 15;
     })
     .await;
@@ -200,11 +197,22 @@ async fn a_photo_past_its_ttl_is_refreshed_once_for_the_whole_fleet() {
         );
     }
     wait_for_requests(&unsplash, 2).await;
-    clock.advance(STORE_RECHECK);
     for app in &fleet {
-        wait_for_photo(app, "Bald%20Eagle", NEW).await;
+        wait_for_photo_reread(app, &clock, "Bald%20Eagle", NEW).await;
     }
     assert_eq!(calls(&unsplash).await, 2, "one refresh for the fleet");
+}
+
+/// Waits until `app` answers `url` for `bird`, moving `clock` on by [`STORE_RECHECK`] between
+/// looks: an instance reads the store again only once its recheck is due, and a background
+/// revalidation still under way may set that time after any one move.
+async fn wait_for_photo_reread(app: &TestServer, clock: &ManualClock, bird: &str, url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while photo_for(app, bird).await != url {
+        assert!(Instant::now() < deadline, "{bird} never became {url}");
+        clock.advance(STORE_RECHECK);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Unsplash tells one instance the key is down to its reserve: the whole fleet stops calling.
@@ -238,8 +246,7 @@ async fn the_keys_reserve_reported_to_one_instance_stops_the_fleet() {
 /// A pod that died holding a name's claim delays the others only until the claim expires.
 #[tokio::test]
 async fn a_claim_left_by_a_pod_that_died_holds_the_name_back_only_until_it_expires() {
-    let unsplash = MockServer::start().await;
-    search().respond_with(found()).mount(&unsplash).await;
+    let unsplash = unsplash_with_a_photo().await;
     let store = StoreServer::start().await;
     let () = store
         .connection()

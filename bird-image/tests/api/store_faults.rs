@@ -10,28 +10,13 @@ use bird_image::clock::ManualClock;
 use bird_image::config::CacheUrl;
 use redis::AsyncCommands;
 use service_kit::testing::{Fault, LogCapture, ServiceProcess, TestServer};
-use wiremock::{MockServer, ResponseTemplate};
 
 use crate::store_server::{PASSWORD, StoreServer};
-use crate::support::{capture_logs, metric, photo, photo_for, search, start, wait_for_metric};
+use crate::support::{
+    PHOTO, calls, capture_logs, metric, photo_for, start, unsplash_with_a_photo, wait_for_metric,
+};
 
-const PHOTO: &str = "https://images.unsplash.com/p?w=2000&q=100";
 const UNREACHABLE: &str = "store is unreachable";
-
-async fn unsplash() -> MockServer {
-    let unsplash = MockServer::start().await;
-    search()
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(photo("https://images.unsplash.com/p")),
-        )
-        .mount(&unsplash)
-        .await;
-    unsplash
-}
-
-async fn calls(unsplash: &MockServer) -> usize {
-    unsplash.received_requests().await.unwrap().len()
-}
 
 fn warnings(logs: &LogCapture, about: &str) -> usize {
     logs.lines()
@@ -72,7 +57,7 @@ async fn wait_for_entry(store: &StoreServer, name: &str) {
 async fn the_store_killed_and_restarted_costs_no_answer() {
     let logs = LogCapture::default();
     let _guard = capture_logs(&logs, tracing::Level::INFO);
-    let unsplash = unsplash().await;
+    let unsplash = unsplash_with_a_photo().await;
     let mut store = StoreServer::start().await;
     let clock = ManualClock::default();
     let cache_url = store.cache_url();
@@ -131,7 +116,7 @@ async fn the_store_killed_and_restarted_costs_no_answer() {
 /// While the store is down each instance spends only its share of the allowance.
 #[tokio::test]
 async fn without_its_store_an_instance_spends_only_its_share_of_the_allowance() {
-    let unsplash = unsplash().await;
+    let unsplash = unsplash_with_a_photo().await;
     let nothing_listens = Fault::Refused.serve().await.replace("http://", "redis://");
     let clock = ManualClock::default();
     let app = start(&unsplash.uri(), &clock, |config| {
@@ -158,7 +143,7 @@ async fn a_store_that_hangs_or_answers_garbage_costs_no_answer() {
     for fault in [Fault::NoHeaders, Fault::NotHttp] {
         let logs = LogCapture::default();
         let _guard = capture_logs(&logs, tracing::Level::INFO);
-        let unsplash = unsplash().await;
+        let unsplash = unsplash_with_a_photo().await;
         let url = fault.serve().await.replace("http://", "redis://");
         let clock = ManualClock::default();
         let app = start(&unsplash.uri(), &clock, |config| {
@@ -192,7 +177,7 @@ async fn a_store_that_hangs_or_answers_garbage_costs_no_answer() {
 /// replaces it.
 #[tokio::test]
 async fn malformed_or_foreign_entries_are_never_served_and_are_replaced() {
-    let unsplash = unsplash().await;
+    let unsplash = unsplash_with_a_photo().await;
     let store = StoreServer::start().await;
     let mut connection = store.connection().await;
     let strings = [
@@ -273,7 +258,7 @@ async fn malformed_or_foreign_entries_are_never_served_and_are_replaced() {
 /// dies: the password is in no line it writes and not on `/metrics`.
 #[tokio::test]
 async fn the_store_password_is_in_no_log_line_and_no_metric() {
-    let unsplash = unsplash().await;
+    let unsplash = unsplash_with_a_photo().await;
     let mut store = StoreServer::start().await;
     let url = store.url();
     let (service, base) = ServiceProcess::start_service(
