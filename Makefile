@@ -10,10 +10,8 @@ PYTHON ?= python3
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-# One process owns the key here, so bird-image may spend a demo key's whole hour (50 calls),
-# not one pod's share of a fleet (the default, 5).
 run: ## Run bird, bird-image and frontend in one process (offline without UNSPLASH_ACCESS_KEY)
-	UNSPLASH_MAX_CALLS_PER_HOUR="$${UNSPLASH_MAX_CALLS_PER_HOUR:-50}" cargo run --release --locked -p stack
+	cargo run --release --locked -p stack
 
 test: test-rust test-deploy ## Run every test suite
 

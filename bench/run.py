@@ -326,8 +326,8 @@ def stack_environments(ports: dict[str, int], unsplash_url: str, extra: dict[str
         return ports.get(name, 0)
 
     return {
-        # One process owns the (fake) key, as with `make run`: the whole demo hour, so every
-        # bird gets its photo in the cold-cache burst (the default, 5, is one pod's share).
+        # The whole demo hour, so every bird gets its photo in the cold-cache burst; explicit,
+        # so that builds from before 50 became the default get it too.
         "bird-image": service_env(port("bird-image"), extra, UNSPLASH_API_URL=unsplash_url,
                                   UNSPLASH_ACCESS_KEY="bench-dummy-key", CACHE_TTL_SECS=str(cache_ttl),
                                   UNSPLASH_MAX_CALLS_PER_HOUR="50"),

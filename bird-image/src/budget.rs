@@ -11,16 +11,41 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::catalogue;
-
 /// The span of the allowance.
 pub const WINDOW: Duration = Duration::from_secs(3600);
 
+/// An hourly allowance of calls, part of which only catalogue names may spend. The same rule
+/// holds for one process ([`CallBudget`]) and for a fleet sharing a store ([`crate::store`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Allowance {
+    per_hour: u32,
+    /// Calls that only catalogue names may spend in a window.
+    reserved: u32,
+}
+
+impl Allowance {
+    pub fn per_hour(per_hour: u32) -> Self {
+        let catalogue = u32::try_from(bird_catalogue::BIRDS.len()).unwrap_or(u32::MAX);
+        Self {
+            per_hour,
+            reserved: per_hour.min(catalogue),
+        }
+    }
+
+    /// The calls a window allows a name: all of them for one of bird's birds, only those
+    /// above the reserve for any other.
+    pub fn for_name(self, catalogue: bool) -> u32 {
+        if catalogue {
+            self.per_hour
+        } else {
+            self.per_hour - self.reserved
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct CallBudget {
-    per_hour: usize,
-    /// Calls that only catalogue names may spend in a window.
-    reserved: usize,
+    allowance: Allowance,
     state: Mutex<State>,
 }
 
@@ -43,10 +68,8 @@ pub enum Spend {
 
 impl CallBudget {
     pub fn per_hour(per_hour: u32) -> Self {
-        let per_hour = usize::try_from(per_hour).unwrap_or(usize::MAX);
         Self {
-            per_hour,
-            reserved: per_hour.min(catalogue::NAMES.len()),
+            allowance: Allowance::per_hour(per_hour),
             state: Mutex::default(),
         }
     }
@@ -62,11 +85,7 @@ impl CallBudget {
         {
             state.granted.pop_front();
         }
-        let allowed = if catalogue {
-            self.per_hour
-        } else {
-            self.per_hour - self.reserved
-        };
+        let allowed = usize::try_from(self.allowance.for_name(catalogue)).unwrap_or(usize::MAX);
         if state.granted.len() < allowed {
             // Callers read the clock before taking the lock, so keep the log in order.
             let at = state.granted.back().map_or(now, |&last| last.max(now));
@@ -175,7 +194,7 @@ mod tests {
             let start = Instant::now();
             let budget = CallBudget::per_hour(per_hour);
             let limit = per_hour as usize;
-            let reserved = limit.min(catalogue::NAMES.len());
+            let reserved = limit.min(bird_catalogue::BIRDS.len());
             let mut at = start;
             let mut grants: Vec<Instant> = Vec::new();
             for (gap_secs, catalogue) in attempts {

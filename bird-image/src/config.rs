@@ -46,16 +46,22 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub cache_max_entries: u64,
 
-    /// Unsplash calls this process makes in any 60 minutes at most; names outside bird's twelve birds get only the calls above 12.
-    // The key's quota is shared by every pod: a demo key gets 50 an hour and the chart's HPA
-    // runs up to 10 pods, so 5 a pod keeps even a fleet of 10 cold pods at 50 (10 x 5), with
-    // Unsplash's own counter (see `key_quota`) as the second guard. Warm, a pod needs 12 calls
-    // a CACHE_TTL_SECS (one per catalogue bird): 10 pods make 120 a day, 5 an hour on average.
-    // A cold pod has all twelve photos after three hours (5 + 5 + 2 calls). Set it to the key's
-    // hourly quota divided by the most pods that share the key.
-    #[arg(long, env = "UNSPLASH_MAX_CALLS_PER_HOUR", default_value_t = 5,
+    /// Unsplash calls made in any 60 minutes at most: by the whole fleet sharing CACHE_URL, else by this process. Names outside bird's twelve birds get only the calls above 12.
+    // A demo key's hourly quota. With a store the fleet spends it as one, so a cold fleet of
+    // any size needs 12 calls for the twelve birds and a warm one 12 a CACHE_TTL_SECS;
+    // Unsplash's own counter (see `key_quota`) is the second guard.
+    #[arg(long, env = "UNSPLASH_MAX_CALLS_PER_HOUR", default_value_t = 50,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub unsplash_max_calls_per_hour: u32,
+
+    /// The fleet's shared store: redis:// or rediss:// (TLS), password in the URL (redis://:PASSWORD@host:6379). Unset, photos and the allowance are this process's own.
+    #[arg(long, env = "CACHE_URL", hide_env_values = true, value_parser = CacheUrl::parse)]
+    pub cache_url: Option<CacheUrl>,
+
+    /// Budget for one operation on the store, in milliseconds; past it the store counts as down.
+    #[arg(long = "cache-timeout-ms", env = "CACHE_TIMEOUT_MS",
+          value_name = "CACHE_TIMEOUT_MS", default_value = "250", value_parser = millis)]
+    pub cache_timeout: Duration,
 
     /// Image answered when no photo can be had.
     #[arg(long, env = "DEFAULT_IMAGE_URL", default_value = DEFAULT_IMAGE_URL, value_parser = http_url)]
@@ -96,6 +102,37 @@ fn is_loopback(url: &Url) -> bool {
         Some(Host::Ipv4(ip)) => ip.is_loopback(),
         Some(Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
+    }
+}
+
+/// `CACHE_URL`, which carries the store's password: its `Debug` is redacted, it has no
+/// `Display`, and a value that is refused is not repeated in the error.
+#[derive(Clone, Debug)]
+pub struct CacheUrl(SecretString);
+
+impl CacheUrl {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let url = Url::parse(value).map_err(|_| "not an absolute URL".to_owned())?;
+        if !matches!(url.scheme(), "redis" | "rediss") {
+            return Err("must be a redis:// or rediss:// URL".to_owned());
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err("must name the store's host".to_owned());
+        }
+        let database = url.path().trim_start_matches('/');
+        if !(database.is_empty() || database.parse::<u16>().is_ok()) {
+            return Err("the path may only be a database number, as in /0".to_owned());
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err("takes no query or fragment".to_owned());
+        }
+        Ok(Self(value.into()))
+    }
+}
+
+impl ExposeSecret<str> for CacheUrl {
+    fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
     }
 }
 
@@ -142,30 +179,57 @@ mod tests {
             "{refused}"
         );
     }
-    use crate::{catalogue, key_quota};
+    use crate::cache::OUTAGE_SHARE;
+    use crate::key_quota;
 
-    /// The arithmetic of the defaults' comments: a fleet at the chart's largest stays inside a
-    /// demo key's quota, cold and warm.
+    /// The arithmetic of the defaults' comments: one process alone fetches the twelve birds in
+    /// its first hour, a fleet sharing a store spends a demo key's quota at most, and so does
+    /// the chart's largest fleet (10 pods) carrying on alone while its store is down.
     #[test]
-    fn the_defaults_keep_ten_pods_inside_a_demo_keys_quota() {
+    fn the_defaults_keep_a_fleet_inside_a_demo_keys_quota() {
         const DEMO_KEY_PER_HOUR: u32 = 50;
         const MOST_PODS: u32 = 10;
         let config = Config::parse_from(["bird-image"]);
-        let per_pod = config.unsplash_max_calls_per_hour;
+        let allowance = config.unsplash_max_calls_per_hour;
+        assert!(allowance as usize >= bird_catalogue::BIRDS.len());
+        assert!(allowance <= DEMO_KEY_PER_HOUR);
+        let alone = (allowance / OUTAGE_SHARE).max(1);
         assert!(
-            MOST_PODS * per_pod <= DEMO_KEY_PER_HOUR,
-            "cold: every pod spends its budget"
-        );
-        let birds = catalogue::NAMES.len() as u64;
-        let warm_per_day = u64::from(MOST_PODS) * birds * 24 * 3600 / config.cache_ttl_secs;
-        assert!(
-            warm_per_day <= 120,
-            "warm: one call per bird per TTL, {warm_per_day} a day"
+            MOST_PODS * alone <= DEMO_KEY_PER_HOUR,
+            "store down: {alone} a pod"
         );
         assert!(
             key_quota::RESERVE >= u64::from(MOST_PODS),
             "each pod can learn of the reserve"
         );
+    }
+
+    #[test]
+    fn the_store_url_is_a_redis_url() {
+        let parse = |value: &str| {
+            Config::try_parse_from(["bird-image", "--cache-url", value])
+                .map(|config| config.cache_url.expect("a store URL"))
+        };
+        for accepted in [
+            "redis://localhost:6379",
+            "redis://:s3cret@bird-valkey-service:6379",
+            "rediss://bird:s3cret@master.example.cache.amazonaws.com:6379/0",
+            "redis://10.0.0.5",
+        ] {
+            assert_eq!(parse(accepted).unwrap().expose_secret(), accepted);
+        }
+        for refused in [
+            "http://:s3cret@localhost:6379",
+            "redis://:s3cret@/",
+            "redis://:s3cret@localhost:6379/cache",
+            "redis://:s3cret@localhost:6379?protocol=resp3",
+            ":s3cret@localhost:6379",
+        ] {
+            assert!(parse(refused).is_err(), "{refused}");
+        }
+        let config = parse("redis://:s3cret@h").unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("s3cret"), "{printed}");
     }
 
     /// `Config` is `Debug` (a start-up line or a panic message may print it): the key's value

@@ -51,16 +51,17 @@ impl KeyQuota {
         paused_until.is_none_or(|until| now >= until)
     }
 
-    /// Records the calls left that an answer received at `now` reported.
-    pub fn observe(&self, remaining: u64, now: Instant) {
+    /// Records the calls left that an answer received at `now` reported; true when that
+    /// starts a pause.
+    pub fn observe(&self, remaining: u64, now: Instant) -> bool {
         self.remaining.set(remaining);
         if remaining > RESERVE {
-            return;
+            return false;
         }
         let mut paused_until = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
         // Answers to calls made before the pause began do not extend it, nor warn again.
         if paused_until.is_some_and(|until| now < until) {
-            return;
+            return false;
         }
         *paused_until = Some(now + PAUSE);
         tracing::warn!(
@@ -70,6 +71,7 @@ impl KeyQuota {
             pause_secs = PAUSE.as_secs(),
             "the Unsplash key's hourly quota is down to its reserve: no calls for an hour, answering cached or default images"
         );
+        true
     }
 }
 

@@ -2,11 +2,11 @@
 
 pub mod budget;
 pub mod cache;
-pub mod catalogue;
 pub mod clock;
 pub mod config;
 pub mod key_quota;
 pub mod routes;
+pub mod store;
 pub mod unsplash;
 
 use std::sync::Arc;
@@ -20,6 +20,7 @@ pub use config::Config;
 
 use cache::{CacheLimits, ImageCache};
 use clock::{Clock, SystemClock};
+use store::Store;
 use unsplash::{Photo, Unsplash};
 
 pub const SERVICE: &str = "bird-image";
@@ -60,17 +61,24 @@ pub fn app_with_clock(
             None
         }
     };
+    let store = config
+        .cache_url
+        .as_ref()
+        .map(|url| Store::connect(url, config.cache_timeout, &mut registry))
+        .transpose()?;
     let default_photo = Photo {
         url: config.default_image_url.clone(),
         credit: None,
     };
     let cache = ImageCache::new(
         unsplash,
+        store,
         default_photo,
         CacheLimits {
             ttl: config.cache_ttl(),
             max_entries: config.cache_max_entries,
             calls_per_hour: config.unsplash_max_calls_per_hour,
+            unsplash_timeout: config.unsplash_timeout,
         },
         clock,
         &mut registry,

@@ -155,15 +155,22 @@ impl SearchResult {
         let url = high_resolution(&raw).ok_or(LookupError::NotHttps)?;
         let credit = (|| {
             let user = self.user?;
-            let name = user.name.filter(|n| !n.trim().is_empty())?;
-            Some(Credit {
-                name,
-                profile_url: https_url(&user.links?.html?)?,
-                photo_url: https_url(&self.links?.html?)?,
-            })
+            credit(&user.name?, &user.links?.html?, &self.links?.html?)
         })();
         Ok(Photo { url, credit })
     }
+}
+
+/// A photographer's credit, if it names someone and both links are https.
+pub fn credit(name: &str, profile_url: &str, photo_url: &str) -> Option<Credit> {
+    if name.trim().is_empty() {
+        return None;
+    }
+    Some(Credit {
+        name: name.to_owned(),
+        profile_url: https_url(profile_url)?,
+        photo_url: https_url(photo_url)?,
+    })
 }
 
 fn https_url(raw: &str) -> Option<Url> {

@@ -5,7 +5,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::error::{ContextKind, ContextValue};
+use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use url::Url;
 
 use crate::trace::TraceArgs;
@@ -98,7 +99,7 @@ pub fn parse<C: Parser>(service: &str) -> C {
         ) {
             err.exit();
         }
-        eprintln!("{}", one_line(service, &err));
+        eprintln!("{}", one_line::<C>(service, &err));
         std::process::exit(2);
     })
 }
@@ -106,12 +107,27 @@ pub fn parse<C: Parser>(service: &str) -> C {
 /// Parses `C` from the environment alone (no arguments), for binaries that host a service;
 /// a bad value is the same one line [`parse`] prints.
 pub fn from_env<C: Parser>(service: &str) -> Result<C, String> {
-    C::try_parse_from([service]).map_err(|err| one_line(service, &err))
+    C::try_parse_from([service]).map_err(|err| one_line::<C>(service, &err))
 }
 
-/// `<service>: <clap's first line>`, which names the flag and its variable.
-fn one_line(service: &str, err: &clap::Error) -> String {
-    let rendered = err.to_string();
+/// `<service>: <clap's first line>`, which names the flag and its variable. clap repeats the
+/// refused value; for a secret (an argument with `hide_env_values`) it is left out.
+fn one_line<C: CommandFactory>(service: &str, err: &clap::Error) -> String {
+    let mut rendered = err.to_string();
+    if let (Some(ContextValue::String(arg)), Some(ContextValue::String(value))) = (
+        err.get(ContextKind::InvalidArg),
+        err.get(ContextKind::InvalidValue),
+    ) {
+        let secret = C::command().get_arguments().any(|known| {
+            known.is_hide_env_values_set()
+                && known
+                    .get_long()
+                    .is_some_and(|long| arg.starts_with(&format!("--{long} ")))
+        });
+        if secret && !value.is_empty() {
+            rendered = rendered.replace(value.as_str(), "(hidden)");
+        }
+    }
     let first = rendered.lines().next().unwrap_or("invalid configuration");
     format!("{service}: {}", first.trim_start_matches("error: "))
 }
@@ -207,6 +223,32 @@ mod tests {
         assert_eq!(probes(&["--access-log-probes=off"]), Ok(false));
         let refused = probes(&["--access-log-probes=maybe"]).unwrap_err();
         assert!(refused.contains("ACCESS_LOG_PROBES"), "{refused}");
+    }
+
+    #[derive(Debug, Parser)]
+    struct WithSecret {
+        #[arg(long, env = "UNIT_PASSWORD", hide_env_values = true, value_parser = refuse)]
+        password: Option<String>,
+        #[arg(long, env = "UNIT_TIMEOUT_MS", value_parser = millis)]
+        timeout: Option<Duration>,
+    }
+
+    fn refuse(_: &str) -> Result<String, String> {
+        Err("must be something else".to_owned())
+    }
+
+    #[test]
+    fn a_refused_secret_is_named_but_not_repeated() {
+        let line = |args: &[&str]| {
+            let err = WithSecret::try_parse_from(args).unwrap_err();
+            one_line::<WithSecret>("unit", &err)
+        };
+        let refused = line(&["unit", "--password", "hunter2-s3cret"]);
+        assert!(!refused.contains("hunter2-s3cret"), "{refused}");
+        assert!(refused.contains("--password <PASSWORD>"), "{refused}");
+        assert!(refused.contains("must be something else"), "{refused}");
+        let plain = line(&["unit", "--timeout", "soon"]);
+        assert!(plain.contains("'soon'"), "other values are shown: {plain}");
     }
 
     #[test]

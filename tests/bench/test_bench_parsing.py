@@ -187,17 +187,17 @@ def test_health_share_without_a_health_row_is_nan():
     assert math.isnan(bench.health_share(data, data["rows"]["bird /"]))
 
 
-def _load_ab():
-    """bench/ab.py imports run.py as `run`, as it does when started from bench/."""
+def _load(script: str):
+    """A script of bench/ that imports run.py as `run`, as it does when started from bench/."""
     sys.modules.setdefault("run", bench)
-    spec = importlib.util.spec_from_file_location("bench_ab", HARNESS.parent / "ab.py")
+    spec = importlib.util.spec_from_file_location(f"bench_{script}", HARNESS.parent / f"{script}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 def test_ab_takes_the_median_of_the_ratios_within_pairs():
-    ab = _load_ab()
+    ab = _load("ab")
     # The machine slows down by half between pairs; within each pair new is 10 % slower,
     # except one pair disturbed by a neighbour.
     old = [100.0, 50.0, 100.0, 50.0, 100.0]
@@ -207,3 +207,18 @@ def test_ab_takes_the_median_of_the_ratios_within_pairs():
         ab.median_ratio([1.0], [])
     with pytest.raises(ValueError):
         ab.median_ratio([], [])
+
+
+def test_fleet_asks_for_the_twelve_birds_of_the_catalogue():
+    fleet = _load("fleet")
+    assert len(fleet.BIRDS) == 12
+    assert "Steller's Jay" in fleet.BIRDS
+
+
+def test_fleet_percentiles_are_nearest_rank():
+    fleet = _load("fleet")
+    values = [float(n) for n in range(1, 101)]
+    assert fleet.percentile(values, 0.5) == 50.0
+    assert fleet.percentile(values, 0.99) == 99.0
+    assert fleet.percentile(values, 1.0) == 100.0
+    assert fleet.percentile([7.0], 0.99) == 7.0

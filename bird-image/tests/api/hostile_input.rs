@@ -6,7 +6,7 @@
 
 use std::sync::LazyLock;
 
-use crate::support::{KEY, photo, search};
+use crate::support::{KEY, unsplash_with_a_photo};
 use axum::body::Body;
 use axum::http::Request;
 use bird_image::Config;
@@ -17,7 +17,7 @@ use service_kit::Lifecycle;
 use service_kit::photo::DEFAULT_IMAGE_URL;
 use tower::ServiceExt;
 use url::Url;
-use wiremock::{MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
 const PHOTO: &str = "https://images.unsplash.com/p?w=2000&q=100";
 
@@ -35,16 +35,7 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
         .enable_all()
         .build()
         .unwrap();
-    let unsplash = runtime.block_on(async {
-        let unsplash = MockServer::start().await;
-        search()
-            .respond_with(
-                ResponseTemplate::new(200).set_body_json(photo("https://images.unsplash.com/p")),
-            )
-            .mount(&unsplash)
-            .await;
-        unsplash
-    });
+    let unsplash = runtime.block_on(unsplash_with_a_photo());
     let mut config = Config::for_tests(Url::parse(&unsplash.uri()).unwrap(), Some(KEY));
     config.unsplash_max_calls_per_hour = 100_000;
     let app = runtime.block_on(async { bird_image::app(&config, Lifecycle::new()).unwrap() });

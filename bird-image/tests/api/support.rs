@@ -12,7 +12,7 @@ use service_kit::testing::{LogCapture, TestServer};
 use tracing::subscriber::DefaultGuard;
 use url::Url;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockBuilder, MockServer};
+use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
 pub const KEY: &str = "test-access-key-0123456789";
 
@@ -47,6 +47,26 @@ pub fn photo(url: &str) -> Value {
 
 pub fn search() -> MockBuilder {
     Mock::given(method("GET")).and(path("/search/photos"))
+}
+
+/// The photo URL bird-image answers when Unsplash finds [`unsplash_with_a_photo`]'s photo.
+pub const PHOTO: &str = "https://images.unsplash.com/p?w=2000&q=100";
+
+/// An Unsplash that finds the same photo for every name.
+pub async fn unsplash_with_a_photo() -> MockServer {
+    let unsplash = MockServer::start().await;
+    search()
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(photo("https://images.unsplash.com/p")),
+        )
+        .mount(&unsplash)
+        .await;
+    unsplash
+}
+
+/// The calls `unsplash` has received.
+pub async fn calls(unsplash: &MockServer) -> usize {
+    unsplash.received_requests().await.unwrap().len()
 }
 
 /// The photo URL bird-image answers for `bird` (URL-encoded), on the original's route.
