@@ -7,10 +7,9 @@ use axum::http::HeaderMap;
 use moka::future::Cache;
 use serde::{Deserialize, Serialize};
 use service_kit::RequestId;
-use service_kit::config::endpoint;
 use service_kit::http_client::{UpstreamClient, UpstreamError};
 use service_kit::photo::Credit;
-use service_kit::web_url::is_web_url;
+use service_kit::web_url::{endpoint, is_web_url};
 use url::Url;
 
 /// A photo and its credit, as bird-image answers them.
@@ -69,7 +68,10 @@ impl BirdImage {
         let mut url = self.endpoint.clone();
         url.query_pairs_mut().append_pair("birdName", bird);
         let mut headers = HeaderMap::with_capacity(1);
-        headers.insert(service_kit::request_id::HEADER, request_id.0.clone());
+        headers.insert(
+            service_kit::request_id::HEADER,
+            request_id.header_value().clone(),
+        );
         let image: Image = self
             .client
             .get_json(&url, headers)

@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{Command, ServerArgs};
 use crate::lifecycle::Lifecycle;
-use crate::trace::Traces;
+use crate::traces::Traces;
 
 #[derive(Clone, Copy, Debug)]
 pub struct ShutdownSettings {
@@ -192,7 +192,7 @@ pub async fn run(
             return ExitCode::FAILURE;
         }
     };
-    crate::telemetry::init(service, args.log_format, traces.as_ref());
+    crate::logs::init(service, args.log_format, traces.as_ref());
     if let Some(traces) = &traces {
         tracing::info!(service, collector = traces.collector(), "exporting traces");
     }
@@ -214,7 +214,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::LogCapture;
+    use service_kit_testing::LogCapture;
 
     #[tokio::test(start_paused = true)]
     async fn a_signal_handler_that_cannot_be_installed_starts_no_shutdown() {

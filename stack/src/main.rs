@@ -16,8 +16,8 @@ use std::thread::JoinHandle;
 use axum::Router;
 use clap::Parser;
 use service_kit::config::ServerArgs;
-use service_kit::trace::Traces;
-use service_kit::{Lifecycle, server, telemetry};
+use service_kit::traces::Traces;
+use service_kit::{Lifecycle, logs, server};
 
 /// The one setting of the stack's own: a port per service, as one `PORT` cannot serve three.
 #[derive(Debug, Parser)]
@@ -46,7 +46,7 @@ fn run() -> Result<(), String> {
     let frontend: frontend::Config = service_kit::config::from_env(frontend::SERVICE)?;
     let ports: Ports = service_kit::config::from_env("bird-stack")?;
     // For whatever is logged outside the three services' threads.
-    telemetry::init("bird-stack", bird.server.log_format, None);
+    logs::init("bird-stack", bird.server.log_format, None);
 
     // HOST and the rest come from the environment.
     let on = |args: &ServerArgs, port| SocketAddr::new(args.host, port);
@@ -102,7 +102,7 @@ fn host(
             runtime.block_on(async move {
                 let traces = Traces::start(service, &args.trace)
                     .map_err(|err| format!("{service}: {err}"))?;
-                let logs = telemetry::dispatch(service, args.log_format, traces.as_ref());
+                let logs = logs::dispatch(service, args.log_format, traces.as_ref());
                 let _default = tracing::dispatcher::set_default(&logs);
                 if let Some(traces) = &traces {
                     tracing::info!(service, collector = traces.collector(), "exporting traces");

@@ -8,7 +8,7 @@ use bird::catalogue::BIRDS;
 use serde_json::{Value, json};
 use service_kit::photo::DEFAULT_IMAGE_URL;
 use service_kit::server::ShutdownSettings;
-use service_kit::testing::{GatedUpstream, TestServer};
+use service_kit_testing::{GatedUpstream, TestServer};
 use url::Url;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -28,7 +28,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde::Deserialize;
 use serde_json::json;
 use service_kit::server::ShutdownSettings;
-use service_kit::testing::{TestServer, self_signed_tls};
+use service_kit_testing::{TestServer, self_signed_tls};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use service_kit::photo::DEFAULT_IMAGE_URL;
-use service_kit::testing::{ServiceProcess, free_port};
+use service_kit_testing::{ServiceProcess, free_port};
 
 const STACK: &str = env!("CARGO_BIN_EXE_bird-stack");
 
