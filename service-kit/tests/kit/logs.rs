@@ -119,8 +119,7 @@ fn lines_inside_a_span_take_its_service_and_request_id() {
 #[test]
 fn a_span_following_a_request_logs_as_that_request() {
     let (_, lines) = capture(|| {
-        let request =
-            tracing::error_span!("request", service = "bird-image", request_id = "r-2");
+        let request = tracing::error_span!("request", service = "bird-image", request_id = "r-2");
         let later = tracing::error_span!(parent: None, "refresh");
         later.follows_from(&request);
         drop(request);

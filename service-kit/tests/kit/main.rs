@@ -2,6 +2,7 @@
 //! upstream client) against servers the test itself runs on loopback.
 
 mod access_log;
+mod connections;
 mod in_flight;
 mod limits;
 mod logs;
