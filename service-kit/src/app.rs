@@ -1,7 +1,7 @@
 //! Turns a service's routes into the full application: probes, metrics, and the layers every
 //! request passes through. tower-http sets and echoes the request id, makes the request span and
-//! the access log, limits the body and catches panics; what no layer does is
-//! [`AroundHandler`](crate::around_handler::AroundHandler).
+//! the access log, limits the body, catches panics and bounds the handler's time; what no layer
+//! does is [`AroundHandler`](crate::around_handler::AroundHandler).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +14,7 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
@@ -30,7 +31,7 @@ pub const MAX_URI_BYTES: usize = 2048;
 /// No route reads a request body. A declared length past this is refused with `413`; a
 /// streamed body is never read (the connection closes after the answer instead).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
-/// Backstop for a handler; every upstream budget is well below it.
+/// Backstop for a handler, answered `503`; every upstream budget is well below it.
 pub const HANDLER_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What [`build`] needs besides the routes.
@@ -95,7 +96,12 @@ pub fn build(routes: Router, parts: AppParts) -> Router {
                 "internal",
                 "the request could not be completed",
             )
-        }));
+        }))
+        // A bare 504, which no route answers: AroundHandler answers the kit's refusal instead.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            HANDLER_TIMEOUT,
+        ));
     routes.merge(probes).layer(layers)
 }
 
@@ -123,9 +129,10 @@ mod tests {
             },
         );
         let started = tokio::time::Instant::now();
-        let response = app
-            .oneshot(Request::get("/slow").body(Body::empty()).unwrap())
+        let answered = app.oneshot(Request::get("/slow").body(Body::empty()).unwrap());
+        let response = tokio::time::timeout(2 * HANDLER_TIMEOUT, answered)
             .await
+            .expect("the deadline answered")
             .unwrap();
         (started.elapsed(), response)
     }

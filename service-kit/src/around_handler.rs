@@ -1,6 +1,7 @@
 //! What the kit does around every handler that no tower-http layer does: the URI limit, the
-//! handler deadline, the kit's own `413`, `Connection: close` while draining, and the request
-//! line [`RecordResponse`](crate::record_response::RecordResponse) reads. One layer rather than
+//! kit's own answers in place of the body limit's bare `413` and the deadline's bare `504`,
+//! `Connection: close` while draining, and the request line
+//! [`RecordResponse`](crate::record_response::RecordResponse) reads. One layer rather than
 //! one each, and a tower service rather than `middleware::from_fn`, which boxes the stack below
 //! it and its future on every request.
 
@@ -13,10 +14,9 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use pin_project_lite::pin_project;
-use tokio::time::Timeout;
 use tower::{Layer, Service};
 
-use crate::app::{HANDLER_TIMEOUT, MAX_URI_BYTES};
+use crate::app::MAX_URI_BYTES;
 use crate::error::{ErrorPage, Refusal};
 use crate::lifecycle::Lifecycle;
 use crate::record_response::RequestLine;
@@ -77,8 +77,7 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let line = RequestLine::of(&request);
-        let handler = (!is_too_long(request.uri()))
-            .then(|| tokio::time::timeout(HANDLER_TIMEOUT, self.inner.call(request)));
+        let handler = (!is_too_long(request.uri())).then(|| self.inner.call(request));
         AroundHandlerFuture {
             handler,
             line: Some(line),
@@ -91,7 +90,7 @@ pin_project! {
     pub struct AroundHandlerFuture<F> {
         // `None` when the URI is over the limit: no handler sees the request.
         #[pin]
-        handler: Option<Timeout<F>>,
+        handler: Option<F>,
         line: Option<RequestLine>,
         around: Arc<Around>,
     }
@@ -114,17 +113,18 @@ where
         let around = &this.around;
         let mut response = match answered {
             None => around.refuse(line.path(), &Refusal::URI_TOO_LONG),
-            Some(Ok(Ok(response))) => {
+            Some(Ok(response)) => {
                 let response = response.into_response();
-                // The body limit's own 413 is plain text; no route answers 413 itself.
-                if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    around.refuse(line.path(), &Refusal::BODY_TOO_LARGE)
-                } else {
-                    response
+                // The body limit's 413 and the deadline's 504 are bare; no route answers either.
+                match response.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => {
+                        around.refuse(line.path(), &Refusal::BODY_TOO_LARGE)
+                    }
+                    StatusCode::GATEWAY_TIMEOUT => around.refuse(line.path(), &Refusal::TIMEOUT),
+                    _ => response,
                 }
             }
-            Some(Ok(Err(never))) => match never {},
-            Some(Err(_elapsed)) => around.refuse(line.path(), &Refusal::TIMEOUT),
+            Some(Err(never)) => match never {},
         };
         if around.lifecycle.is_draining() {
             // Clients re-connect elsewhere instead of reusing a connection to a pod going away.

