@@ -102,7 +102,7 @@ def count(args: argparse.Namespace) -> dict[str, int]:
     ports = {name: bench.free_port() for name in names}
     with tempfile.TemporaryDirectory(prefix="bird-callgrind-") as work, bench.FakeUnsplash(0.0) as unsplash:
         environments = bench.stack_environments(ports, unsplash.url, args.extra_env)
-        out = Path(work) / "callgrind.out"
+        out = args.out or Path(work) / "callgrind.out"
         services: dict[str, bench.Service] = {}
         try:
             for name in names:
@@ -129,6 +129,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--server", choices=ab.SERVERS, default="bird")
     parser.add_argument("--path", default="/", help="path and query to request (default /)")
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--out", type=Path,
+                        help="keep callgrind's output here, for callgrind_annotate (a profile by function)")
     parser.add_argument("--simulate", action="store_true",
                         help="simulate caches and branches too, for the estimated cycles (slower)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",

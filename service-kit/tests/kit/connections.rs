@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use service_kit::server::{HEADER_READ_TIMEOUT, MAX_REQUEST_HEAD_BYTES};
+use service_kit_testing::TestServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -19,10 +20,16 @@ fn request_of_size(size: usize) -> Vec<u8> {
     format!("{start}{}{end}", "p".repeat(padding)).into_bytes()
 }
 
-/// The status line the server answers `request` with on a fresh connection.
-async fn status_line(app: &service_kit_testing::TestServer, request: &[u8]) -> String {
+/// A fresh connection to `app` on which `bytes` have been sent.
+async fn connect_and_send(app: &TestServer, bytes: &[u8]) -> TcpStream {
     let mut stream = TcpStream::connect(app.addr).await.unwrap();
-    stream.write_all(request).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    stream
+}
+
+/// The status line the server answers `request` with on a fresh connection.
+async fn status_line(app: &TestServer, request: &[u8]) -> String {
+    let mut stream = connect_and_send(app, request).await;
     let mut answer = vec![0u8; 256];
     let read = stream.read(&mut answer).await.unwrap();
     let answer = String::from_utf8_lossy(&answer[..read]);
@@ -79,22 +86,14 @@ fn assert_closed_at_the_timeout(held: Option<Duration>) {
 #[tokio::test(start_paused = true)]
 async fn a_head_sent_too_slowly_is_cut_off_at_the_header_read_timeout() {
     let app = start_unit_app(false).await;
-    let mut stream = TcpStream::connect(app.addr).await.unwrap();
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nhost: localhost\r\n")
-        .await
-        .unwrap();
+    let stream = connect_and_send(&app, b"GET / HTTP/1.1\r\nhost: localhost\r\n").await;
     assert_closed_at_the_timeout(held_open_for(stream).await);
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_idle_keep_alive_connection_is_closed_at_the_header_read_timeout() {
     let app = start_unit_app(false).await;
-    let mut stream = TcpStream::connect(app.addr).await.unwrap();
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nhost: localhost\r\n\r\n")
-        .await
-        .unwrap();
+    let mut stream = connect_and_send(&app, b"GET / HTTP/1.1\r\nhost: localhost\r\n\r\n").await;
     let mut answer = vec![0u8; 1024];
     let read = stream.read(&mut answer).await.unwrap();
     assert!(answer[..read].starts_with(b"HTTP/1.1 200 OK"));
