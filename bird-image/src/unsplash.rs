@@ -4,9 +4,9 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderValue};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
-use service_kit::config::endpoint;
 use service_kit::http_client::{UpstreamClient, UpstreamError};
 use service_kit::photo::Credit;
+use service_kit::web_url::endpoint;
 use service_kit::web_url::with_query_params;
 use url::Url;
 

@@ -7,10 +7,10 @@ use axum::http::HeaderMap;
 use moka::future::Cache;
 use serde::{Deserialize, Serialize};
 use service_kit::RequestId;
-use service_kit::config::endpoint;
 use service_kit::http_client::{UpstreamClient, UpstreamError};
 use service_kit::photo::Credit;
-use service_kit::web_url::is_web_url;
+use service_kit::web_url::{endpoint, is_web_url};
+use tokio::time::Instant;
 use url::Url;
 
 /// A photo and its credit, as bird-image answers them.
@@ -33,21 +33,26 @@ pub struct BirdImage {
     client: UpstreamClient,
     endpoint: Url,
     /// Good answers only, so a recovered bird-image is seen at once.
-    cache: Option<Cache<&'static str, Arc<Image>>>,
+    cache: Option<Cache<&'static str, Cached>>,
+    ttl: Duration,
+}
+
+/// A good answer and when it goes stale, by tokio's clock, which tests move forward
+/// (`tokio::time::advance`) instead of sleeping past the TTL.
+#[derive(Clone)]
+struct Cached {
+    image: Arc<Image>,
+    stale_at: Instant,
 }
 
 impl BirdImage {
     pub fn new(client: UpstreamClient, base: &Url, cache_ttl: Duration) -> Self {
-        let cache = (!cache_ttl.is_zero()).then(|| {
-            Cache::builder()
-                .max_capacity(64)
-                .time_to_live(cache_ttl)
-                .build()
-        });
+        let cache = (!cache_ttl.is_zero()).then(|| Cache::new(64));
         Self {
             client,
             endpoint: endpoint(base, "v1/image"),
             cache,
+            ttl: cache_ttl,
         }
     }
 
@@ -56,20 +61,36 @@ impl BirdImage {
         bird: &'static str,
         request_id: &RequestId,
     ) -> Result<Arc<Image>, ImageError> {
-        match &self.cache {
-            Some(cache) => cache
-                .try_get_with(bird, self.fetch(bird, request_id))
-                .await
-                .map_err(|err| (*err).clone()),
-            None => self.fetch(bird, request_id).await,
+        let Some(cache) = &self.cache else {
+            return self.fetch(bird, request_id).await;
+        };
+        if let Some(cached) = cache.get(bird).await {
+            if Instant::now() < cached.stale_at {
+                return Ok(cached.image);
+            }
+            cache.invalidate(bird).await;
         }
+        // Concurrent misses for one bird share one call, and its error.
+        let fetched = async {
+            let image = self.fetch(bird, request_id).await?;
+            let stale_at = Instant::now() + self.ttl;
+            Ok::<_, ImageError>(Cached { image, stale_at })
+        };
+        cache
+            .try_get_with(bird, fetched)
+            .await
+            .map(|cached| cached.image)
+            .map_err(|err| (*err).clone())
     }
 
     async fn fetch(&self, bird: &str, request_id: &RequestId) -> Result<Arc<Image>, ImageError> {
         let mut url = self.endpoint.clone();
         url.query_pairs_mut().append_pair("birdName", bird);
         let mut headers = HeaderMap::with_capacity(1);
-        headers.insert(service_kit::request_id::HEADER, request_id.0.clone());
+        headers.insert(
+            service_kit::request_id::HEADER,
+            request_id.header_value().clone(),
+        );
         let image: Image = self
             .client
             .get_json(&url, headers)

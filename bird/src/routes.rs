@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Serialize;
 use service_kit::RequestId;
 use service_kit::error;
@@ -53,7 +53,10 @@ pub fn router(state: AppState) -> Router {
         .with_state(shared)
 }
 
-async fn random_bird(State(shared): State<Arc<Shared>>, request_id: RequestId) -> Response {
+async fn random_bird(
+    State(shared): State<Arc<Shared>>,
+    Extension(request_id): Extension<RequestId>,
+) -> Response {
     let species = catalogue::random();
     match shared.state.images.image(species.name, &request_id).await {
         Ok(image) => {

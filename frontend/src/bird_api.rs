@@ -41,7 +41,10 @@ impl BirdApi {
     /// A random bird, passing the request id on so one id follows the request to bird-image.
     pub async fn random(&self, request_id: &RequestId) -> Result<Bird, BirdError> {
         let mut headers = HeaderMap::with_capacity(1);
-        headers.insert(service_kit::request_id::HEADER, request_id.0.clone());
+        headers.insert(
+            service_kit::request_id::HEADER,
+            request_id.header_value().clone(),
+        );
         let result = self
             .client
             .get_json::<Bird>(&self.endpoint, headers)

@@ -46,8 +46,8 @@ pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
             registry,
             lifecycle,
             log_probes: config.server.access_log_probes,
-            error_page: Some(Arc::new(move |path, status, code, message| {
-                routes::refusal(&pages, path, status, code, message)
+            error_page: Some(Arc::new(move |path, refusal| {
+                routes::refusal(&pages, path, refusal)
             })),
         },
     );

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use askama::Template;
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -96,7 +97,10 @@ struct MessagePage<'a> {
 /// `GET /`: the bird, or (when bird is down or answers nonsense) the page in its error state
 /// with `502`. The error page is still a full, working page: its "Try again" is a link and,
 /// with the script, a fetch. `502` keeps the failure visible to monitoring and out of caches.
-pub async fn index(State(state): State<Arc<AppState>>, request_id: RequestId) -> Response {
+pub async fn index(
+    State(state): State<Arc<AppState>>,
+    Extension(request_id): Extension<RequestId>,
+) -> Response {
     let (status, cache, bird) = match state.birds.random(&request_id).await {
         Ok(bird) => (StatusCode::OK, PAGE_CACHE, Some(bird)),
         Err(_) => (StatusCode::BAD_GATEWAY, NO_STORE, None),

@@ -7,8 +7,9 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
-use service_kit::{RequestId, error};
+use axum::{Extension, Json, Router};
+use service_kit::RequestId;
+use service_kit::error::{self, Refusal};
 
 use crate::assets::{self, Assets};
 use crate::bird_api::BirdApi;
@@ -38,7 +39,10 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// `GET /api/bird`: bird's answer, checked and passed on; `502` with a JSON error otherwise.
-async fn api_bird(State(state): State<Arc<AppState>>, request_id: RequestId) -> Response {
+async fn api_bird(
+    State(state): State<Arc<AppState>>,
+    Extension(request_id): Extension<RequestId>,
+) -> Response {
     let mut response = match state.birds.random(&request_id).await {
         Ok(bird) => Json(bird).into_response(),
         Err(reason) => {
@@ -87,23 +91,17 @@ pub fn html_not_found(state: &AppState) -> Response {
 
 /// The kit's own refusals (too long, too large, too slow), answered like the fallbacks: JSON
 /// under `/api/`, a page for people elsewhere.
-pub fn refusal(
-    state: &AppState,
-    path: &str,
-    status: StatusCode,
-    code: &'static str,
-    message: &'static str,
-) -> Response {
+pub fn refusal(state: &AppState, path: &str, refusal: &Refusal) -> Response {
     if is_api(path) {
-        return error::json_error(status, code, message);
+        return refusal.json();
     }
-    let (title, text) = match code {
-        "timeout" => (
+    let (title, text) = match *refusal {
+        Refusal::TIMEOUT => (
             "Taking too long",
             "This page took too long to answer. Try again in a moment.",
         ),
-        "uri_too_long" => ("Address too long", "This address is too long to answer."),
+        Refusal::URI_TOO_LONG => ("Address too long", "This address is too long to answer."),
         _ => ("Request refused", "This request cannot be answered."),
     };
-    page::message(state, status, title, text)
+    page::message(state, refusal.status, title, text)
 }

@@ -1,5 +1,5 @@
-//! Settings every service shares, and the start-up parsing that turns a bad value into one
-//! clear line naming the variable.
+//! Settings every service shares, the value parsers of the services' own settings, and the
+//! start-up parsing that turns a bad value into one clear line naming the variable.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -9,7 +9,7 @@ use clap::error::{ContextKind, ContextValue};
 use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use url::Url;
 
-use crate::trace::TraceArgs;
+use crate::traces::TraceArgs;
 use crate::web_url::is_web_url;
 
 /// Where to listen, how to log and how to shut down. Flattened into each service's config.
@@ -133,7 +133,7 @@ fn one_line<C: CommandFactory>(service: &str, err: &clap::Error) -> String {
 }
 
 /// A clap value parser for upstream base URLs: absolute `http` or `https` URLs, which may
-/// have a path prefix (see [`endpoint`]) but no query or fragment, which no call could keep.
+/// have a path prefix (see [`endpoint`](crate::web_url::endpoint)) but no query or fragment, which no call could keep.
 pub fn http_url(value: &str) -> Result<Url, String> {
     let url = Url::parse(value).map_err(|err| format!("not an absolute URL ({err})"))?;
     if !is_web_url(&url) {
@@ -143,19 +143,6 @@ pub fn http_url(value: &str) -> Result<Url, String> {
     } else {
         Ok(url)
     }
-}
-
-/// The URL of `path` under an upstream's base URL, keeping the base's path prefix with or
-/// without a trailing slash: `http://h/prefix` and `http://h/prefix/` both give
-/// `http://h/prefix/v1/image` for `v1/image`, where `Url::join` would drop a prefix that has
-/// no trailing slash.
-pub fn endpoint(base: &Url, path: &str) -> Url {
-    let mut url = base.clone();
-    // Every http(s) URL has path segments; no other kind passes `http_url`.
-    if let Ok(mut segments) = url.path_segments_mut() {
-        segments.pop_if_empty().extend(path.split('/'));
-    }
-    url
 }
 
 /// A clap value parser for timeouts in milliseconds: 1 ms to 60 s.
@@ -183,25 +170,6 @@ mod tests {
         assert!(http_url("http://localhost:4200/prefix").is_ok());
         assert!(http_url("http://localhost:4200/?lang=en").is_err());
         assert!(http_url("http://localhost:4200/#top").is_err());
-    }
-
-    #[test]
-    fn endpoint_keeps_the_path_prefix() {
-        let under = |base: &str, path: &str| endpoint(&http_url(base).unwrap(), path).to_string();
-        assert_eq!(under("http://h:1", "v1/image"), "http://h:1/v1/image");
-        assert_eq!(under("http://h:1/", "v1/image"), "http://h:1/v1/image");
-        assert_eq!(
-            under("http://h/images", "v1/image"),
-            "http://h/images/v1/image"
-        );
-        assert_eq!(
-            under("http://h/images/", "v1/image"),
-            "http://h/images/v1/image"
-        );
-        assert_eq!(
-            under("https://h/a/b", "search/photos"),
-            "https://h/a/b/search/photos"
-        );
     }
 
     #[derive(Debug, Parser)]

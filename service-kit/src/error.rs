@@ -1,4 +1,7 @@
-//! Short JSON error bodies, shared by every API route and fallback.
+//! Error answers: the short JSON bodies every API route and fallback shares, and the kit's own
+//! refusals, which a service whose errors are pages answers with its pages.
+
+use std::sync::Arc;
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -31,3 +34,39 @@ pub async fn method_not_allowed() -> Response {
         "this route does not accept that method",
     )
 }
+
+/// A request the kit answers itself instead of a handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: StatusCode,
+    /// Short and stable, for programs: the `error` of the JSON body.
+    pub code: &'static str,
+    /// One sentence for people.
+    pub message: &'static str,
+}
+
+impl Refusal {
+    pub const URI_TOO_LONG: Self = Self {
+        status: StatusCode::URI_TOO_LONG,
+        code: "uri_too_long",
+        message: "the request URI is too long",
+    };
+    pub const BODY_TOO_LARGE: Self = Self {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        code: "body_too_large",
+        message: "the request body is too large",
+    };
+    pub const TIMEOUT: Self = Self {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code: "timeout",
+        message: "the request took too long to answer",
+    };
+
+    pub fn json(&self) -> Response {
+        json_error(self.status, self.code, self.message)
+    }
+}
+
+/// How a service whose fallbacks answer HTML pages answers a [`Refusal`] of a request for a
+/// path, so that these answer pages too.
+pub type ErrorPage = Arc<dyn Fn(&str, &Refusal) -> Response + Send + Sync>;

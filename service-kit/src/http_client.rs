@@ -145,7 +145,7 @@ impl UpstreamClient {
         // trace (log lines take their context from the request span), so with export off
         // there is none. Numbers go in as i64, which tracing-opentelemetry keeps as numbers
         // (other integers become text).
-        let span = if crate::trace::is_exporting() {
+        let span = if crate::traces::is_exporting() {
             tracing::info_span!(
                 "upstream",
                 otel.kind = "client",

@@ -4,6 +4,9 @@
 //!
 //! The process figures are read from `/proc/self` at each scrape. Only Linux has it: elsewhere
 //! none are reported, as a zero would pass for a real figure.
+//!
+//! kubert-prometheus-process 0.2.3 needs prometheus-client 0.23 (the kit's is 0.24), and a
+//! bird `/metrics` scrape with it costs 430,500 instructions against 242,600.
 
 use std::fmt;
 

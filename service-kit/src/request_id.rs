@@ -1,14 +1,12 @@
 //! `x-request-id`: kept from the caller when it is sane, generated otherwise, echoed on the
 //! response, and passed to the next hop by handlers. tower-http's `SetRequestId` and
-//! `PropagateRequestId` do the setting and echoing; [`drop_insane`] runs before them, as they
-//! keep whatever id a request brings.
+//! `PropagateRequestId` do the setting and echoing, and put the id on the request as a
+//! [`RequestId`] extension, which handlers take with `Extension<RequestId>`. [`drop_insane`]
+//! runs before them, as they keep whatever id a request brings.
 
-use std::convert::Infallible;
-
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Request};
 use tower_http::request_id::MakeRequestId;
+pub use tower_http::request_id::RequestId;
 
 /// A `HeaderName` rather than a `&str`: a lookup by string parses the name each time.
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -16,43 +14,17 @@ pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest caller-supplied id we accept; anything longer is replaced rather than logged.
 const MAX_LEN: usize = 128;
 
-/// The id of the request being served, for handlers that call upstreams.
-#[derive(Clone, Debug)]
-pub struct RequestId(pub HeaderValue);
-
-impl RequestId {
-    /// The caller's id when it is short printable ASCII, a fresh UUID otherwise.
-    pub fn from_incoming(incoming: Option<&HeaderValue>) -> Self {
-        match incoming {
-            Some(value) if is_acceptable(value) => Self(value.clone()),
-            _ => Self::generate(),
-        }
-    }
-
-    /// A fresh UUID, written on the stack and copied once into the header value.
-    pub fn generate() -> Self {
-        let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
-        let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
-        Self(HeaderValue::from_str(id).expect("a UUID is a valid header value"))
-    }
-
-    pub fn as_str(&self) -> &str {
-        self.0.to_str().unwrap_or_default()
-    }
-}
-
-/// tower-http's `SetRequestId` id maker: [`RequestId::generate`], which spares the `String`
-/// that tower-http's own `MakeRequestUuid` formats first.
+/// tower-http's `SetRequestId` id maker: a fresh UUID written on the stack and copied once into
+/// the header value, sparing the `String` that tower-http's own `MakeRequestUuid` formats first.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MakeUuid;
 
 impl MakeRequestId for MakeUuid {
-    fn make_request_id<B>(
-        &mut self,
-        _request: &Request<B>,
-    ) -> Option<tower_http::request_id::RequestId> {
-        Some(tower_http::request_id::RequestId::new(
-            RequestId::generate().0,
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+        let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+        Some(RequestId::new(
+            HeaderValue::from_str(id).expect("a UUID is a valid header value"),
         ))
     }
 }
@@ -75,37 +47,19 @@ pub fn drop_insane<B>(mut request: Request<B>) -> Request<B> {
     request
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for RequestId {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<tower_http::request_id::RequestId>()
-            .map(|id| RequestId(id.header_value().clone()))
-            .unwrap_or_else(|| RequestId::from_incoming(parts.headers.get(&HEADER))))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn keeps_sane_ids_and_replaces_the_rest() {
-        let sane = HeaderValue::from_static("abc-123");
-        assert_eq!(RequestId::from_incoming(Some(&sane)).as_str(), "abc-123");
-
-        let long = HeaderValue::from_str(&"x".repeat(MAX_LEN + 1)).unwrap();
-        assert_ne!(RequestId::from_incoming(Some(&long)).0, long);
-
-        let spaced = HeaderValue::from_static("has space");
-        assert_ne!(
-            RequestId::from_incoming(Some(&spaced)).as_str(),
-            "has space"
-        );
-
-        assert_eq!(RequestId::from_incoming(None).as_str().len(), 36);
+    fn a_made_id_is_a_fresh_uuid() {
+        let request = Request::get("/").body(()).unwrap();
+        let made = |_| MakeUuid.make_request_id(&request).unwrap();
+        let (first, second) = (made(1), made(2));
+        let text = first.header_value().to_str().unwrap();
+        assert!(uuid::Uuid::try_parse(text).is_ok(), "{text}");
+        assert_eq!(text.len(), 36);
+        assert_ne!(first.header_value(), second.header_value());
     }
 
     #[test]

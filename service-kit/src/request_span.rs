@@ -34,7 +34,7 @@ pub fn request_span<B>(service: &'static str, request: &Request<B>) -> Span {
         .get(&request_id::HEADER)
         .and_then(|id| id.to_str().ok());
     // A root: a request is served in no other span, and saying so spares looking one up.
-    if !crate::trace::is_exporting() {
+    if !crate::traces::is_exporting() {
         // What the log lines need and no more: the other fields would be recorded for nothing.
         return tracing::error_span!(parent: None, "request", service, request_id);
     }
@@ -51,7 +51,7 @@ pub fn request_span<B>(service: &'static str, request: &Request<B>) -> Span {
         http.response.status_code = Empty,
         otel.status_code = Empty,
     );
-    crate::trace::continue_trace(&span, request.headers());
+    crate::traces::continue_trace(&span, request.headers());
     span
 }
 

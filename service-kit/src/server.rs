@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{Command, ServerArgs};
 use crate::lifecycle::Lifecycle;
-use crate::trace::Traces;
+use crate::traces::Traces;
 
 #[derive(Clone, Copy, Debug)]
 pub struct ShutdownSettings {
@@ -192,7 +192,7 @@ pub async fn run(
             return ExitCode::FAILURE;
         }
     };
-    crate::telemetry::init(service, args.log_format, traces.as_ref());
+    crate::logs::init(service, args.log_format, traces.as_ref());
     if let Some(traces) = &traces {
         tracing::info!(service, collector = traces.collector(), "exporting traces");
     }
@@ -214,7 +214,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::LogCapture;
+    use service_kit_testing::LogCapture;
 
     #[tokio::test(start_paused = true)]
     async fn a_signal_handler_that_cannot_be_installed_starts_no_shutdown() {
@@ -232,8 +232,14 @@ mod tests {
         assert_eq!(warning["error"], "no handler");
     }
 
-    #[tokio::test]
-    async fn a_signal_that_arrives_resolves() {
-        on_signal("SIGTERM", async { Ok(()) }).await;
+    #[tokio::test(start_paused = true)]
+    async fn a_signal_that_arrives_resolves_at_once_and_quietly() {
+        let logs = LogCapture::default();
+        let _guard = logs.install("unit");
+        let arrived = on_signal("SIGTERM", async { Ok(()) });
+        // The clock is paused: a signal that never resolved would meet the bound at once.
+        let waited = tokio::time::timeout(Duration::from_secs(1), arrived).await;
+        assert!(waited.is_ok(), "an arrived signal did not resolve");
+        assert_eq!(logs.text(), "", "an arrived signal logged something");
     }
 }

@@ -1,5 +1,5 @@
-//! URLs put into a page or followed: which ones are acceptable, and setting their query
-//! parameters without touching the rest.
+//! URLs: which ones are put into a page or followed, an upstream's endpoints under its base
+//! URL, and setting query parameters without touching the rest.
 
 use url::Url;
 
@@ -21,6 +21,19 @@ pub fn with_query_params(mut url: Url, params: &[(&str, &str)]) -> Url {
         .clear()
         .extend_pairs(kept)
         .extend_pairs(params);
+    url
+}
+
+/// The URL of `path` under an upstream's base URL, keeping the base's path prefix with or
+/// without a trailing slash: `http://h/prefix` and `http://h/prefix/` both give
+/// `http://h/prefix/v1/image` for `v1/image`, where `Url::join` would drop a prefix that has
+/// no trailing slash.
+pub fn endpoint(base: &Url, path: &str) -> Url {
+    let mut url = base.clone();
+    // Every http(s) URL has path segments; no other kind passes `config::http_url`.
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments.pop_if_empty().extend(path.split('/'));
+    }
     url
 }
 
@@ -66,5 +79,24 @@ mod tests {
     fn a_url_without_a_query_gets_one() {
         let set = with_query_params(url("https://h/p"), &[("a", "1 2"), ("b", "&")]);
         assert_eq!(set.query(), Some("a=1+2&b=%26"));
+    }
+
+    #[test]
+    fn endpoint_keeps_the_path_prefix() {
+        let under = |base: &str, path: &str| endpoint(&url(base), path).to_string();
+        assert_eq!(under("http://h:1", "v1/image"), "http://h:1/v1/image");
+        assert_eq!(under("http://h:1/", "v1/image"), "http://h:1/v1/image");
+        assert_eq!(
+            under("http://h/images", "v1/image"),
+            "http://h/images/v1/image"
+        );
+        assert_eq!(
+            under("http://h/images/", "v1/image"),
+            "http://h/images/v1/image"
+        );
+        assert_eq!(
+            under("https://h/a/b", "search/photos"),
+            "https://h/a/b/search/photos"
+        );
     }
 }

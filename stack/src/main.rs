@@ -16,16 +16,28 @@ use std::thread::JoinHandle;
 use axum::Router;
 use clap::Parser;
 use service_kit::config::ServerArgs;
-use service_kit::trace::Traces;
-use service_kit::{Lifecycle, server, telemetry};
+use service_kit::traces::Traces;
+use service_kit::{Lifecycle, logs, server};
 
-/// The one setting of the stack's own: a port per service, as one `PORT` cannot serve three.
+/// The stack's own settings: a port per service, as one `PORT` cannot serve three.
 #[derive(Debug, Parser)]
+#[command(
+    name = "bird-stack",
+    version,
+    about = "Runs bird-image, bird and the frontend in one process, for a laptop",
+    after_help = "Everything else each service reads from its own environment variables, as \
+                  its own binary does (HOST, LOG_FORMAT, UNSPLASH_ACCESS_KEY, BIRD_IMAGE_URL, \
+                  BIRD_API_URL, ...; the README lists them). Without UNSPLASH_ACCESS_KEY \
+                  nothing leaves the machine."
+)]
 struct Ports {
+    /// Port of bird-image.
     #[arg(long, env = "BIRD_IMAGE_PORT", default_value_t = bird_image::config::DEFAULT_PORT)]
     bird_image_port: u16,
+    /// Port of bird.
     #[arg(long, env = "BIRD_PORT", default_value_t = bird::config::DEFAULT_PORT)]
     bird_port: u16,
+    /// Port of the frontend.
     #[arg(long, env = "FRONTEND_PORT", default_value_t = frontend::config::DEFAULT_PORT)]
     frontend_port: u16,
 }
@@ -41,12 +53,13 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), String> {
+    // First, so that `--help` and `--version` answer before anything starts.
+    let ports: Ports = service_kit::config::parse("bird-stack");
     let bird_image: bird_image::Config = service_kit::config::from_env(bird_image::SERVICE)?;
     let bird: bird::Config = service_kit::config::from_env(bird::SERVICE)?;
     let frontend: frontend::Config = service_kit::config::from_env(frontend::SERVICE)?;
-    let ports: Ports = service_kit::config::from_env("bird-stack")?;
     // For whatever is logged outside the three services' threads.
-    telemetry::init("bird-stack", bird.server.log_format, None);
+    logs::init("bird-stack", bird.server.log_format, None);
 
     // HOST and the rest come from the environment.
     let on = |args: &ServerArgs, port| SocketAddr::new(args.host, port);
@@ -102,7 +115,7 @@ fn host(
             runtime.block_on(async move {
                 let traces = Traces::start(service, &args.trace)
                     .map_err(|err| format!("{service}: {err}"))?;
-                let logs = telemetry::dispatch(service, args.log_format, traces.as_ref());
+                let logs = logs::dispatch(service, args.log_format, traces.as_ref());
                 let _default = tracing::dispatcher::set_default(&logs);
                 if let Some(traces) = &traces {
                     tracing::info!(service, collector = traces.collector(), "exporting traces");

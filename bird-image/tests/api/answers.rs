@@ -7,7 +7,7 @@ use bird_image::Config;
 use serde_json::{Value, json};
 use service_kit::photo::DEFAULT_IMAGE_URL;
 use service_kit::server::ShutdownSettings;
-use service_kit::testing::{LogCapture, TestServer};
+use service_kit_testing::{LogCapture, TestServer};
 use url::Url;
 use wiremock::matchers::{header, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};

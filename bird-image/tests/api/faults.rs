@@ -6,7 +6,7 @@ use bird_image::Config;
 use serde_json::{Value, json};
 use service_kit::photo::DEFAULT_IMAGE_URL;
 use service_kit::server::ShutdownSettings;
-use service_kit::testing::{Fault, TestServer, assert_probes_answer_promptly};
+use service_kit_testing::{Fault, TestServer, assert_probes_answer_promptly};
 use url::Url;
 
 const IN_FLIGHT: &str = r#"upstream_in_flight{upstream="unsplash"}"#;

@@ -11,7 +11,7 @@ use bird_image::clock::ManualClock;
 use bird_image::key_quota;
 use redis::AsyncCommands;
 use service_kit::photo::DEFAULT_IMAGE_URL;
-use service_kit::testing::TestServer;
+use service_kit_testing::TestServer;
 use wiremock::{MockServer, ResponseTemplate};
 
 use crate::store_server::StoreServer;

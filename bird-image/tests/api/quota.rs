@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::support::{metric, photo, photo_for, search, start, wait_for_metric};
 use bird_image::clock::ManualClock;
 use service_kit::photo::DEFAULT_IMAGE_URL;
-use service_kit::testing::LogCapture;
+use service_kit_testing::LogCapture;
 use wiremock::{MockServer, ResponseTemplate};
 
 const OVER_BUDGET: &str = "unsplash_calls_over_budget_total";

@@ -162,7 +162,7 @@ async fn a_name_never_found_is_retried_a_minute_later() {
 /// request that started it.
 #[tokio::test]
 async fn cache_warnings_carry_the_request_id_of_their_request() {
-    let logs = service_kit::testing::LogCapture::default();
+    let logs = service_kit_testing::LogCapture::default();
     let _guard = crate::support::capture_logs(&logs, tracing::Level::WARN);
     let unsplash = unsplash_with_the_old_photo_once().await;
     search()

@@ -9,7 +9,7 @@ use bird_image::cache::STORE_RECHECK;
 use bird_image::clock::ManualClock;
 use bird_image::config::CacheUrl;
 use redis::AsyncCommands;
-use service_kit::testing::{Fault, LogCapture, ServiceProcess, TestServer};
+use service_kit_testing::{Fault, LogCapture, ServiceProcess, TestServer};
 
 use crate::store_server::{PASSWORD, StoreServer};
 use crate::support::{

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bird_image::config::CacheUrl;
 use redis::aio::MultiplexedConnection;
-use service_kit::testing::free_port;
+use service_kit_testing::free_port;
 
 /// The store's password: it must never show up in what bird-image writes or serves.
 pub const PASSWORD: &str = "store-password-5b1e07";

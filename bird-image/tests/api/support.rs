@@ -8,7 +8,7 @@ use bird_image::Config;
 use bird_image::clock::ManualClock;
 use serde_json::{Value, json};
 use service_kit::server::ShutdownSettings;
-use service_kit::testing::{LogCapture, TestServer};
+use service_kit_testing::{LogCapture, TestServer};
 use tracing::subscriber::DefaultGuard;
 use url::Url;
 use wiremock::matchers::{method, path};

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use service_kit::testing::{GatedUpstream, ServiceProcess, free_port};
+use service_kit_testing::{GatedUpstream, ServiceProcess, free_port};
 
 const BIRD: &str = env!("CARGO_BIN_EXE_bird");
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use service_kit::testing::sigterm_under_load;
+use service_kit_testing::sigterm_under_load;
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -28,7 +28,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde::Deserialize;
 use serde_json::json;
 use service_kit::server::ShutdownSettings;
-use service_kit::testing::{TestServer, self_signed_tls};
+use service_kit_testing::{TestServer, self_signed_tls};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -537,6 +537,23 @@ async fn set_viewport(client: &Client, size: (u32, u32)) {
         .unwrap();
 }
 
+/// Calls back once the page has settled at its new size: a frame laid out at that size (where
+/// the browser picks each image's source for it), then every image and font loaded or failed,
+/// then a frame painted with them. The events themselves, rather than a guess at how long
+/// they take.
+const SETTLED: &str = r#"
+const settled = arguments[arguments.length - 1];
+const frame = () => new Promise((painted) => requestAnimationFrame(() => requestAnimationFrame(painted)));
+const loaded = (image) => image.complete ? null : new Promise((done) => {
+  image.addEventListener('load', done, { once: true });
+  image.addEventListener('error', done, { once: true });
+});
+frame()
+  .then(() => Promise.all([document.fonts.ready, ...Array.from(document.images, loaded)]))
+  .then(frame)
+  .then(() => settled(true));
+"#;
+
 /// Saves a screenshot of the viewport at `size`, checking the browser really rendered it so.
 async fn screenshot(client: &Client, size: (u32, u32), name: &str) {
     set_viewport(client, size).await;
@@ -545,8 +562,10 @@ async fn screenshot(client: &Client, size: (u32, u32), name: &str) {
         .execute("document.activeElement.blur();", vec![])
         .await
         .unwrap();
-    // Let layout and the resized photo settle before the capture.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    client
+        .execute_async(SETTLED, vec![])
+        .await
+        .expect("the page settles");
     let png = client.screenshot().await.expect("a screenshot");
     assert_eq!(&png[1..4], b"PNG");
     let width = u32::from_be_bytes(png[16..20].try_into().unwrap());

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use frontend::Config;
 use serde_json::Value;
 use service_kit::server::ShutdownSettings;
-use service_kit::testing::{
+use service_kit_testing::{
     Fault, TestServer, assert_probes_answer_promptly, wait_for_upstream_calls,
 };
 use url::Url;

@@ -8,7 +8,7 @@ use reqwest::Response;
 use serde_json::{Value, json};
 use service_kit::photo::DEFAULT_IMAGE_URL;
 use service_kit::server::ShutdownSettings;
-use service_kit::testing::TestServer;
+use service_kit_testing::TestServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use url::Url;
 use wiremock::matchers::{header, method, path};

@@ -1,6 +1,6 @@
 //! One access-log line per request, except for probes and scrapes unless asked for.
 
-use service_kit::testing::LogCapture;
+use service_kit_testing::LogCapture;
 
 use crate::start_unit_app;
 

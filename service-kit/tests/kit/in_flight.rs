@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use serde_json::{Value, json};
 use service_kit::http_client::{UpstreamClient, UpstreamSettings};
 use service_kit::metrics::{Registry, UpstreamMetrics, render};
-use service_kit::testing::GatedUpstream;
+use service_kit_testing::GatedUpstream;
 use url::Url;
 
 const CAP: usize = 8;

@@ -2,8 +2,10 @@
 //! upstream client) against servers the test itself runs on loopback.
 
 mod access_log;
+mod connections;
 mod in_flight;
 mod limits;
+mod logs;
 mod metrics;
 mod outcomes;
 mod process_metrics;
@@ -18,7 +20,7 @@ use service_kit::AppParts;
 use service_kit::app::build;
 use service_kit::metrics::Registry;
 use service_kit::server::ShutdownSettings;
-use service_kit::testing::TestServer;
+use service_kit_testing::TestServer;
 
 /// A service on the kit with one route, `GET /` answering `hello`, and the kit's 404 and 405.
 async fn start_unit_app(log_probes: bool) -> TestServer {

@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use reqwest::Method;
 use service_kit::http_client::{UpstreamClient, UpstreamSettings};
 use service_kit::metrics::{Registry, UpstreamMetrics};
-use service_kit::testing::TestServer;
+use service_kit_testing::TestServer;
 use url::Url;
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};

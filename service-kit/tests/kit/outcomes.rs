@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use serde_json::Value;
 use service_kit::http_client::{UpstreamClient, UpstreamError, UpstreamSettings};
 use service_kit::metrics::{Registry, UpstreamMetrics};
-use service_kit::testing::Fault;
+use service_kit_testing::Fault;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use url::Url;

@@ -1,7 +1,7 @@
 //! `x-request-id`: a sane caller's id is kept, echoed and logged; any other is replaced by a
 //! fresh UUID, never echoed nor logged.
 
-use service_kit::testing::LogCapture;
+use service_kit_testing::LogCapture;
 
 use crate::start_unit_app;
 

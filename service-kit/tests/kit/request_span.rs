@@ -12,7 +12,7 @@ use service_kit::app::build;
 use service_kit::http_client::{UpstreamClient, UpstreamSettings};
 use service_kit::metrics::{Registry, UpstreamMetrics};
 use service_kit::server::ShutdownSettings;
-use service_kit::testing::{Fault, LogCapture, TestServer};
+use service_kit_testing::{Fault, LogCapture, TestServer};
 use url::Url;
 
 /// A service whose `GET /call` calls `upstream`, which refuses connections; the call's

@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 use service_kit::http_client::{UpstreamClient, UpstreamError, UpstreamSettings};
 use service_kit::metrics::{Registry, UpstreamMetrics};
-use service_kit::testing::self_signed_tls;
+use service_kit_testing::self_signed_tls;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use url::Url;

@@ -68,7 +68,7 @@ fn trace_this_thread() -> (Ended, DefaultGuard) {
     let provider = SdkTracerProvider::builder()
         .with_span_processor(ended.clone())
         .build();
-    let layer = service_kit::trace::layer(provider.tracer("kit-test"));
+    let layer = service_kit::traces::layer(provider.tracer("kit-test"));
     let guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
     (ended, guard)
 }

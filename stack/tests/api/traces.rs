@@ -13,7 +13,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use prost::Message;
-use service_kit::testing::{ServiceProcess, free_port};
+use service_kit_testing::{ServiceProcess, free_port};
 use tokio::sync::mpsc;
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer};

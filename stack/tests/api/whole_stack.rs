@@ -7,7 +7,7 @@ use clap::Parser;
 use serde_json::{Value, json};
 use service_kit::photo::DEFAULT_IMAGE_URL;
 use service_kit::server::ShutdownSettings;
-use service_kit::testing::{Fault, LogCapture, TestServer};
+use service_kit_testing::{Fault, LogCapture, TestServer};
 use url::Url;
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};

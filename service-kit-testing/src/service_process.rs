@@ -28,7 +28,13 @@ pub struct ServiceProcess {
 impl ServiceProcess {
     /// Starts `binary` with `env` and nothing else of the test's environment.
     pub fn spawn(binary: &str, env: &[(&str, &str)]) -> Self {
+        Self::spawn_with_args(binary, &[], env)
+    }
+
+    /// [`Self::spawn`] with command-line arguments.
+    pub fn spawn_with_args(binary: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(binary)
+            .args(args)
             .env_clear()
             .envs(env.iter().copied())
             .stdout(Stdio::piped())

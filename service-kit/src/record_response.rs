@@ -10,22 +10,15 @@ use tower_http::trace::OnResponse;
 use tracing::Span;
 
 use crate::metrics::HttpMetrics;
-
-/// The kit's own routes: not traffic, so not access-logged unless asked.
-pub const PROBES: [&str; 3] = ["/health", "/ready", "/metrics"];
-
-/// Whether `route`, a matched route template, is one of [`PROBES`].
-pub fn is_probe(route: &str) -> bool {
-    PROBES.contains(&route)
-}
+use crate::probes;
 
 #[derive(Clone)]
-pub struct AccessLog {
+pub struct RecordResponse {
     metrics: HttpMetrics,
     log_probes: bool,
 }
 
-impl AccessLog {
+impl RecordResponse {
     pub fn new(metrics: HttpMetrics, log_probes: bool) -> Self {
         Self {
             metrics,
@@ -56,13 +49,13 @@ impl RequestLine {
         self.uri.path()
     }
 
-    /// Puts the line on `response`, for [`AccessLog`], which runs outside whatever answered.
+    /// Puts the line on `response`, for [`RecordResponse`], which runs outside whatever answered.
     pub fn attach<B>(self, response: &mut Response<B>) {
         response.extensions_mut().insert(self);
     }
 }
 
-impl<B> OnResponse<B> for AccessLog {
+impl<B> OnResponse<B> for RecordResponse {
     fn on_response(self, response: &Response<B>, latency: Duration, span: &Span) {
         let status = response.status();
         span.record("http.response.status_code", status.as_u16());
@@ -75,7 +68,7 @@ impl<B> OnResponse<B> for AccessLog {
         let route = line.route.as_ref().map_or("unmatched", MatchedPath::as_str);
         self.metrics
             .record(route, &line.method, status.as_u16(), latency);
-        if !self.log_probes && is_probe(route) {
+        if !self.log_probes && probes::is_probe(route) {
             return;
         }
         tracing::info!(

@@ -34,7 +34,8 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 use url::Url;
 
-use crate::config::{endpoint, http_url};
+use crate::config::http_url;
+use crate::web_url::endpoint;
 
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
