@@ -2,13 +2,15 @@
 """Release steps that follow from one git tag vX.Y.Z (the release job runs them; so do the tests).
 
     scripts/release.py chart --tag v1.2.3 --registry docker.io --owner alice \
+        --source https://github.com/alice/bird-stack \
         --digest bird-api=sha256:... --digest bird-image-api=sha256:... \
         --digest bird-frontend=sha256:... --out build/chart
     scripts/release.py notes --tag v1.2.3 --chart oci://registry-1.docker.io/alice/bird-chart \
         --digest ... (the same three)
 
 `chart` writes a copy of bird-chart whose version, appVersion and default images are those of
-the tag, ready for `helm package`. `notes` prints the GitHub release text: the tag's section of
+the tag, and whose `home`, `sources` and `maintainers` name the repository that released it
+(a fork releases as itself), ready for `helm package`. `notes` prints the GitHub release text: the tag's section of
 CHANGELOG.md, the image digests and how to install the chart.
 
 For `chart`, the repository's chart is never edited: its Chart.yaml keeps a development version and its
@@ -40,6 +42,8 @@ TAG = re.compile(r"v(?P<version>(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-
 REGISTRY = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?")
 OWNER = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*")
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+# The repository that releases, as GitHub Actions names it: https://<host>/<owner>/<name>.
+SOURCE = re.compile(r"https://[a-z0-9.-]+(:[0-9]+)?/(?P<owner>[A-Za-z0-9-]+)/[A-Za-z0-9._-]+")
 
 
 class ReleaseError(Exception):
@@ -62,6 +66,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         )
     chart.add_argument("--registry", required=True, help="image registry host, e.g. docker.io")
     chart.add_argument("--owner", required=True, help="namespace the images were pushed to")
+    chart.add_argument("--source", required=True, help="URL of the repository that releases the chart")
     chart.add_argument("--out", required=True, type=Path, help="directory for the chart copy")
     notes.add_argument("--chart", required=True, help="OCI reference of the pushed chart")
     notes.add_argument("--changelog", type=Path, default=CHANGELOG, help=argparse.SUPPRESS)
@@ -147,8 +152,11 @@ def service_keys(values: list[str]) -> dict[str, str]:
     return keys
 
 
-def prepare(tag: str, registry: str, owner: str, digests: dict[str, str], out: Path) -> Path:
+def prepare(tag: str, registry: str, owner: str, source: str, digests: dict[str, str], out: Path) -> Path:
     version = release_version(tag)
+    repository = SOURCE.fullmatch(source)
+    if repository is None:
+        raise ReleaseError(f"--source {source!r} is not a repository URL (https://<host>/<owner>/<name>)")
     if REGISTRY.fullmatch(registry) is None:
         raise ReleaseError(f"--registry {registry!r} is not a registry host")
     if OWNER.fullmatch(owner) is None:
@@ -162,6 +170,13 @@ def prepare(tag: str, registry: str, owner: str, digests: dict[str, str], out: P
     chart = (target / "Chart.yaml").read_text(encoding="utf-8").splitlines(keepends=True)
     set_scalar(chart, ["version"], version)
     set_scalar(chart, ["appVersion"], yaml_string(version))
+    maintainer = repository["owner"]
+    host = source[: source.index(f"/{maintainer}/")]
+    chart += [
+        f"home: {yaml_string(source)}\n",
+        f"sources:\n  - {yaml_string(source)}\n",
+        f"maintainers:\n  - name: {yaml_string(maintainer)}\n    url: {yaml_string(f'{host}/{maintainer}')}\n",
+    ]
     (target / "Chart.yaml").write_text("".join(chart), encoding="utf-8")
 
     values = (target / "values.yaml").read_text(encoding="utf-8").splitlines(keepends=True)
@@ -214,7 +229,7 @@ def main(argv: list[str]) -> int:
     try:
         digests = parse_digests(args.digest)
         if args.step == "chart":
-            print(prepare(args.tag, args.registry, args.owner, digests, args.out))
+            print(prepare(args.tag, args.registry, args.owner, args.source, digests, args.out))
         else:
             changelog = args.changelog.read_text(encoding="utf-8")
             print(release_notes(args.tag, args.chart, digests, changelog), end="")

@@ -24,7 +24,11 @@ import helm_python as helm
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "release.py"
 DIGESTS = {name: "sha256:" + str(i) * 64 for i, name in enumerate(DEPLOYMENTS, start=1)}
 DIGEST_ARGS = [arg for name, digest in DIGESTS.items() for arg in ("--digest", f"{name}={digest}")]
-GOOD = ["--tag", "v1.4.2", "--registry", "ghcr.io", "--owner", "alice-birds", *DIGEST_ARGS]
+SOURCE = "https://github.com/Alice-Birds/bird-stack"
+GOOD = [
+    "--tag", "v1.4.2", "--registry", "ghcr.io", "--owner", "alice-birds", "--source", SOURCE,
+    *DIGEST_ARGS,
+]
 CHART_REF = "oci://ghcr.io/alice-birds/bird-chart"
 
 
@@ -53,6 +57,14 @@ def test_the_archive_carries_the_tag_as_version_and_app_version(packaged):
         metadata = chart.metadata
     assert metadata["version"] == "1.4.2"
     assert metadata["appVersion"] == "1.4.2"
+
+
+def test_the_archive_names_the_repository_that_released_it(packaged):
+    with helm.Chart.load_archive(packaged.read_bytes()) as chart:
+        metadata = chart.metadata
+    assert metadata["home"] == SOURCE
+    assert metadata["sources"] == [SOURCE]
+    assert metadata["maintainers"] == [{"name": "Alice-Birds", "url": "https://github.com/Alice-Birds"}]
 
 
 def test_the_packaged_defaults_are_the_released_images_by_digest(packaged):
@@ -91,6 +103,8 @@ def test_the_repository_chart_is_left_as_it_was(packaged):
         ({"--owner": "Alice"}, "not a lower-case registry namespace"),
         ({"--owner": "alice/../x"}, "not a lower-case registry namespace"),
         ({"--registry": "https://ghcr.io"}, "not a registry host"),
+        ({"--source": "http://github.com/alice/bird-stack"}, "not a repository URL"),
+        ({"--source": "https://github.com/alice"}, "not a repository URL"),
         ({"--digest": "bird-api=sha256:abc"}, "64 hex digits"),
         ({"--digest": "bird-db=" + "sha256:" + "1" * 64}, "image must be one of"),
     ],
