@@ -242,5 +242,19 @@ locals {
         properties = { view = "singleValue", start = "-P${var.slo.window_days}D", setPeriodToTimeRange = true }
       }
     ],
+    # What visitors get at the edge, beside the SLIs measured at the frontend: CloudFront answers
+    # 502/504 itself when no frontend pod does, which no access line records (README).
+    # CloudFront publishes these, free, in us-east-1 only.
+    [
+      {
+        title = "Edge: CloudFront requests and 5xx %"
+        metrics = [
+          ["AWS/CloudFront", "5xxErrorRate", "DistributionId", aws_cloudfront_distribution.main.id, "Region", "Global", { stat = "Average", label = "5xx %" }],
+          ["AWS/CloudFront", "Requests", "DistributionId", aws_cloudfront_distribution.main.id, "Region", "Global", { stat = "Sum", label = "requests", yAxis = "right" }],
+        ]
+        stat       = "Sum"
+        properties = { region = "us-east-1", period = 300 }
+      }
+    ],
   )
 }

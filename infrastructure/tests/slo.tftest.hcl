@@ -131,6 +131,16 @@ run "three_objectives_alerted_on_fast_and_slow_burns" {
     error_message = "The error budget left is computed over the whole window."
   }
   assert {
+    condition = (
+      jsondecode(aws_cloudwatch_dashboard.overview.dashboard_body).widgets[6].properties.region == "us-east-1" &&
+      [for line in jsondecode(aws_cloudwatch_dashboard.overview.dashboard_body).widgets[6].properties.metrics : slice(line, 0, 6)] == [
+        ["AWS/CloudFront", "5xxErrorRate", "DistributionId", aws_cloudfront_distribution.main.id, "Region", "Global"],
+        ["AWS/CloudFront", "Requests", "DistributionId", aws_cloudfront_distribution.main.id, "Region", "Global"],
+      ]
+    )
+    error_message = "The SLO row ends with the edge's view, CloudFront's own metrics from us-east-1."
+  }
+  assert {
     condition     = strcontains(aws_cloudwatch_query_definition.saved["photo-fallbacks"].query_string, "ispresent(log_processed.photo)")
     error_message = "A saved query lists the answers without a real photo, by photo and reason."
   }
