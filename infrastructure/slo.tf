@@ -26,6 +26,7 @@ locals {
         title          = "Availability"
         target_percent = var.slo.availability.target_percent
         good           = "page and /api/bird requests answered without a 5xx"
+        bad_events     = "page and /api/bird requests answered 5xx"
         bad            = [{ name = "PageAndApi5xxCount", dimensions = {} }]
         total          = { name = "PageAndApiRequestCount", dimensions = {} }
       }
@@ -33,6 +34,7 @@ locals {
         title          = "Latency"
         target_percent = var.slo.latency.target_percent
         good           = "/api/bird requests answered within ${var.slo.latency.threshold_ms} ms"
+        bad_events     = "/api/bird requests slower than ${var.slo.latency.threshold_ms} ms"
         bad            = [{ name = "ApiBirdSlowCount", dimensions = {} }]
         total          = { name = "ApiBirdRequestCount", dimensions = {} }
       }
@@ -40,6 +42,7 @@ locals {
         title          = "Photo quality"
         target_percent = var.slo.photo_quality.target_percent
         good           = "birds answered with a real photo"
+        bad_events     = "birds answered without a real photo"
         bad            = [for photo in ["default", "disguised"] : { name = "PhotoFallbackCount", dimensions = { Photo = photo } }]
         # bird's access lines: it serves one route to one caller (the frontend, by NetworkPolicy),
         # and its probes are not logged, so each line is one bird answered.
@@ -48,8 +51,6 @@ locals {
     } : slo => objective if slo != "photo-quality" || var.slo.photo_quality.enabled
   }
 
-  # The one place the thresholds come from: the burn rate times the objective's error budget.
-  # A bad-event ratio above it over both windows of a burn sets off that burn's composite alarm.
   # The bad-event ratio as CloudWatch metric math over the metric ids bad0, bad1, ... and
   # total. Bad events are published only when they happen, so a period without any is 0.
   slo_bad_ratio = {
@@ -57,6 +58,8 @@ locals {
     slo => "(${join(" + ", [for i in range(length(objective.bad)) : "FILL(bad${i}, 0)"])}) / total"
   }
 
+  # The one place the thresholds come from: the burn rate times the objective's error budget.
+  # A bad-event ratio above it over both windows of a burn sets off that burn's composite alarm.
   slo_error_ratio_thresholds = {
     for slo, objective in local.slo_objectives : slo => {
       for speed, rate in local.slo_burn_rates : speed => rate * (100 - objective.target_percent) / 100
@@ -148,7 +151,7 @@ resource "aws_cloudwatch_metric_alarm" "slo_window" {
   for_each = local.slo_window_alarms
 
   alarm_name          = "${var.cluster_name}-slo-${each.key}"
-  alarm_description   = "${local.slo_objectives[each.value.slo].title} SLO, ${each.value.speed} burn, ${each.value.window} window: the share of requests that are not ${local.slo_objectives[each.value.slo].good} above ${format("%g", local.slo_error_ratio_thresholds[each.value.slo][each.value.speed] * 100)} % (${format("%g", local.slo_burn_rates[each.value.speed])} x the ${format("%g", 100 - local.slo_objectives[each.value.slo].target_percent)} % budget). Notifies through ${var.cluster_name}-slo-${each.value.slo}-${each.value.speed}-burn. Runbook: ${local.slo_runbook[each.value.slo]}"
+  alarm_description   = "${local.slo_objectives[each.value.slo].title} SLO, ${each.value.speed} burn, ${each.value.window} window: ${local.slo_objectives[each.value.slo].bad_events} above ${format("%g", local.slo_error_ratio_thresholds[each.value.slo][each.value.speed] * 100)} % of all (${format("%g", local.slo_burn_rates[each.value.speed])} x the ${format("%g", 100 - local.slo_objectives[each.value.slo].target_percent)} % budget). Notifies through ${var.cluster_name}-slo-${each.value.slo}-${each.value.speed}-burn. Runbook: ${local.slo_runbook[each.value.slo]}"
   comparison_operator = "GreaterThanThreshold"
   threshold           = local.slo_error_ratio_thresholds[each.value.slo][each.value.speed]
   evaluation_periods  = 1
@@ -234,7 +237,7 @@ locals {
         metrics = concat(
           [
             [{ id = "sli", expression = local.slo_good_percent[slo], label = "${objective.title} % (target ${objective.target_percent})" }],
-            [{ id = "budget", expression = "100 - (100 - sli) * 100 / ${100 - objective.target_percent}", label = "error budget left %" }],
+            [{ id = "budget", expression = "100 - (100 - sli) * 100 / (100 - ${objective.target_percent})", label = "error budget left %" }],
           ],
           local.slo_metric_lines[slo],
         )

@@ -58,7 +58,7 @@ run "three_objectives_alerted_on_fast_and_slow_burns" {
     error_message = "Each window alarm returns its bad-event ratio: 5xx, slow or fallback answers over their requests."
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.slo_window["availability-fast-1h"].alarm_description == "Availability SLO, fast burn, 1 h window: the share of requests that are not page and /api/bird requests answered without a 5xx above 7.2 % (14.4 x the 0.5 % budget). Notifies through bird-api-cluster-slo-availability-fast-burn. Runbook: infrastructure/README.md#slo-availability"
+    condition     = aws_cloudwatch_metric_alarm.slo_window["availability-fast-1h"].alarm_description == "Availability SLO, fast burn, 1 h window: page and /api/bird requests answered 5xx above 7.2 % of all (14.4 x the 0.5 % budget). Notifies through bird-api-cluster-slo-availability-fast-burn. Runbook: infrastructure/README.md#slo-availability"
     error_message = "A window alarm's description names its SLO, burn, threshold, composite alarm and runbook section."
   }
 
@@ -126,7 +126,7 @@ run "three_objectives_alerted_on_fast_and_slow_burns" {
   assert {
     condition = alltrue([for i, w in slice(jsondecode(aws_cloudwatch_dashboard.overview.dashboard_body).widgets, 3, 6) :
       w.properties.view == "singleValue" && w.properties.start == "-P30D" && w.properties.setPeriodToTimeRange &&
-      w.properties.metrics[1][0].expression == "100 - (100 - sli) * 100 / ${[0.5, 1, 1][i]}"
+      w.properties.metrics[1][0].expression == "100 - (100 - sli) * 100 / (100 - ${[99.5, 99, 99][i]})"
     ])
     error_message = "The error budget left is computed over the whole window."
   }
