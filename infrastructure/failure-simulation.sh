@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Failure drills against a live Bird cluster: pod loss, load for the HPA, node drain, crash loop.
+# Failure drills against a live Bird cluster: pod loss, load for the HPA, node drain, crash loop,
+# and error-budget burns that the SLO alerts must catch.
 # Safe by default: it shows what it would do and acts only after confirmation (or --yes);
 # --dry-run never touches the cluster. Every drill says what to watch and how it is undone.
 set -euo pipefail
@@ -10,9 +11,11 @@ readonly LOAD_POD="bird-load"
 NAMESPACE="bird"
 DRY_RUN=false
 ASSUME_YES=false
-DURATION=300
+DURATION=""
 CONCURRENCY=20
 SCENARIO=""
+TARGET=""
+WINDOW_DAYS=30
 
 usage() {
   cat <<'EOF'
@@ -23,12 +26,22 @@ Scenarios:
   load         run a load pod against bird-frontend-service so the HPAs scale out
   node-drain   cordon and drain a node that runs bird-api; pods move, the NLB drops the node
   crash-loop   give bird-image-api a bad setting; the new pod crash-loops, old pods keep serving
-  cleanup      undo what the drills left: load pod, cordoned nodes, the crash-loop setting
+  burn-photo-quality
+               scale bird-image-api to zero under load: every bird is the bird in disguise, which
+               burns the photo-quality error budget until its SLO alerts fire
+  burn-availability
+               scale bird-api to zero under load: the page and /api/bird answer 502, which burns
+               the availability error budget until its SLO alerts fire
+  cleanup      undo what the drills left: load pod, cordoned nodes, the crash-loop setting,
+               scaled-down Deployments
 
 Options:
   -n, --namespace NS   namespace of the bird-chart release (default: bird)
-  -d, --duration SECS  how long the load runs (default: 300)
+  -d, --duration SECS  how long the load runs (default: 300; 1800 for the burns)
   -c, --concurrency N  parallel request loops of the load pod (default: 20)
+  -t, --target PCT     the burnt SLO's target in percent, to say when its alerts fire (default:
+                       99.5 availability, 99 photo quality, as infrastructure/ and the chart)
+  -w, --window-days N  the SLOs' window in days, likewise (default: 30)
       --dry-run        print the commands, run nothing (no cluster needed)
   -y, --yes            act without asking (for scripts); otherwise asks on a terminal
   -h, --help           this help
@@ -102,9 +115,8 @@ pod_kill() {
 Clean-up: none; the Deployment restores two replicas by itself."
 }
 
-load() {
-  note "Drill: ${CONCURRENCY} request loops for ${DURATION} s against bird-frontend-service."
-  confirm
+# The load pod: CONCURRENCY request loops against bird-frontend-service/api/bird for DURATION s.
+start_load() {
   # Restricted pod security: non-root, no privilege escalation, no capabilities, RuntimeDefault seccomp.
   local overrides
   overrides=$(
@@ -117,7 +129,14 @@ EOF
   )
   overrides=${overrides//$'\n'/}
   run kubectl run "$LOAD_POD" -n "$NAMESPACE" --image=busybox:1.37 --restart=Never \
-    --labels="${LABEL_PREFIX}/drill=load" --overrides="$overrides"
+    --labels="${LABEL_PREFIX}/drill=${SCENARIO}" --overrides="$overrides"
+}
+
+load() {
+  DURATION=${DURATION:-300}
+  note "Drill: ${CONCURRENCY} request loops for ${DURATION} s against bird-frontend-service."
+  confirm
+  start_load
   note "Watch: kubectl get hpa -n $NAMESPACE -w   (bird-frontend-hpa and bird-api-hpa add a pod every 15 s
        while CPU is above 70 % of requests) and kubectl top pods -n $NAMESPACE
        Pending pods make the cluster autoscaler add nodes (kubectl get nodes -w), up to the group maximum.
@@ -155,8 +174,62 @@ crash_loop() {
 Clean-up: '$0 cleanup' rolls the Deployment back."
 }
 
+# Minutes of a total outage, after a healthy stretch, until a burn alert fires. Each of the SRE
+# workbook's alerts fires once its share of the window's error budget is spent (2 % fast, 5 %
+# slow), and a total outage spends (100 - target) % of the window's minutes of traffic: the
+# long window's bad-event ratio passes its threshold in the minute after share x window x
+# (100 - target) / 100 minutes, the short one sooner (tests/chart/test_chart_slo.py, "outage").
+minutes_to_fire() {
+  awk -v share="$1" -v target="$2" -v days="$WINDOW_DAYS" \
+    'BEGIN { print int(share * days * 1440 * (100 - target) / 100) + 1 }'
+}
+
+# Scales a Deployment to zero under load so that an SLO burns, and says which alerts fire when.
+burn() {
+  local deployment=$1 slo=$2 alert=$3 default_target=$4 symptom=$5
+  DURATION=${DURATION:-1800}
+  local target=${TARGET:-$default_target} fast slow
+  fast=$(minutes_to_fire 0.02 "$target")
+  slow=$(minutes_to_fire 0.05 "$target")
+  note "Drill: burn the ${slo} error budget: ${deployment} at zero replicas while ${CONCURRENCY} request loops
+run for ${DURATION} s against bird-frontend-service. ${symptom}"
+  confirm
+  local replicas="<its replicas now>"
+  if ! "$DRY_RUN"; then
+    replicas="$(kubectl get "deployment/${deployment}" -n "$NAMESPACE" -o jsonpath='{.spec.replicas}')"
+    [[ "$replicas" =~ ^[1-9][0-9]*$ ]] || die "deployment/${deployment} has '${replicas}' replicas: nothing to scale down"
+  fi
+  # Kept on the Deployment, so that cleanup restores it.
+  run kubectl annotate "deployment/${deployment}" -n "$NAMESPACE" "${LABEL_PREFIX}/replicas=${replicas}" --overwrite
+  run kubectl scale "deployment/${deployment}" -n "$NAMESPACE" --replicas=0
+  start_load
+  note "Expect, with the ${slo} objective at ${target} % over ${WINDOW_DAYS} days (every request bad from the first minute):
+  after about ${fast} min: the fast burn, CloudWatch <cluster>-slo-${slo}-fast-burn, Prometheus Bird${alert}FastBurn
+  after about ${slow} min: the slow burn, CloudWatch <cluster>-slo-${slo}-slow-burn, Prometheus Bird${alert}SlowBurn
+  CloudWatch adds a minute or two while the access lines become metrics; Prometheus a scrape and
+  an evaluation. Each alert links to its runbook section (infrastructure/README.md#slo-${slo}).
+Watch: the SLO row of the bird-api-overview dashboard; kubectl get deployment/${deployment} -n $NAMESPACE
+Clean-up: '$0 cleanup' scales ${deployment} back to ${replicas} and deletes the load pod; the
+       fast alert clears within 5 minutes of the recovery, the slow one within 30."
+  if ((DURATION < slow * 60)); then
+    note "The load stops after ${DURATION} s, before the slow burn can fire: give -d $((slow * 60 + 120)) or more."
+  fi
+}
+
+burn_photo_quality() {
+  burn bird-image-api photo-quality PhotoQuality 99 \
+    "Every bird is the bird in disguise (bird cannot reach bird-image), still a 200: only the
+photo-quality SLO burns."
+}
+
+burn_availability() {
+  burn bird-api availability Availability 99.5 \
+    "The page and /api/bird answer 502 (the frontend cannot reach bird), at once: only the
+availability SLO burns."
+}
+
 cleanup() {
-  note "Clean-up: load pod, drained nodes, crash-loop rollout."
+  note "Clean-up: load pod, drained nodes, scaled-down Deployments, crash-loop rollout."
   confirm
   run kubectl delete pod -n "$NAMESPACE" "$LOAD_POD" --ignore-not-found
 
@@ -169,6 +242,20 @@ cleanup() {
   for node in $nodes; do
     run kubectl uncordon "$node"
     run kubectl label node "$node" "${LABEL_PREFIX}/drained-"
+  done
+
+  local deployment replicas
+  for deployment in bird-api bird-image-api; do
+    replicas="<replicas saved by a burn, if any>"
+    if ! "$DRY_RUN"; then
+      replicas="$(kubectl get "deployment/${deployment}" -n "$NAMESPACE" \
+        -o jsonpath="{.metadata.annotations.failure-simulation\.bird-stack\.io/replicas}")"
+      [[ -z "$replicas" || "$replicas" =~ ^[1-9][0-9]*$ ]] || die "deployment/${deployment} has a bad replicas annotation '${replicas}'"
+    fi
+    if [[ -n "$replicas" ]]; then
+      run kubectl scale "deployment/${deployment}" -n "$NAMESPACE" --replicas="$replicas"
+      run kubectl annotate "deployment/${deployment}" -n "$NAMESPACE" "${LABEL_PREFIX}/replicas-"
+    fi
   done
 
   local crashed="true"
@@ -185,6 +272,17 @@ cleanup() {
 
 positive_int() {
   [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer, got '$2'"
+}
+
+# What infrastructure/ (variable slo) and the chart's schema accept.
+slo_target() {
+  [[ "$2" =~ ^9[0-9](\.[0-9]+)?$ ]] || die "$1 must be a percentage from 90 to below 100, got '$2'"
+}
+
+window_days() {
+  if [[ ! "$2" =~ ^[0-9]+$ ]] || (($2 < 7 || $2 > 90)); then
+    die "$1 must be a whole number of days from 7 to 90, got '$2'"
+  fi
 }
 
 while (($# > 0)); do
@@ -204,6 +302,18 @@ while (($# > 0)); do
       (($# >= 2)) || die "$1 needs a value"
       positive_int "$1" "$2"
       CONCURRENCY=$2
+      shift 2
+      ;;
+    -t | --target)
+      (($# >= 2)) || die "$1 needs a value"
+      slo_target "$1" "$2"
+      TARGET=$2
+      shift 2
+      ;;
+    -w | --window-days)
+      (($# >= 2)) || die "$1 needs a value"
+      window_days "$1" "$2"
+      WINDOW_DAYS=$2
       shift 2
       ;;
     --dry-run)
@@ -239,6 +349,8 @@ case "$SCENARIO" in
   load) load ;;
   node-drain) node_drain ;;
   crash-loop) crash_loop ;;
+  burn-photo-quality) burn_photo_quality ;;
+  burn-availability) burn_availability ;;
   cleanup) cleanup ;;
   *) die "unknown scenario '$SCENARIO' (see --help)" ;;
 esac

@@ -100,6 +100,16 @@ locals {
         | sort restarts desc
       EOT
     }
+    # The photo-quality SLO's bad events: bird's lines for birds answered without a real photo.
+    photo-fallbacks = {
+      log_groups = [local.application_log_group]
+      query      = <<-EOT
+        fields @timestamp, log_processed.photo as photo, log_processed.bird as bird, log_processed.reason as reason, log_processed.request_id as request_id
+        | filter log_processed.service = "bird" and ispresent(log_processed.photo)
+        | stats count(*) as answers by bin(5m) as period, photo, reason
+        | sort period desc, answers desc
+      EOT
+    }
     traffic-volume = {
       log_groups = [local.application_log_group]
       query      = <<-EOT

@@ -176,9 +176,10 @@ locals {
 resource "aws_cloudwatch_dashboard" "overview" {
   dashboard_name = coalesce(var.dashboard_name, "${var.project_name}-overview")
 
+  # The SLO row first (slo.tf): what visitors see, then the causes.
   dashboard_body = jsonencode({
     widgets = [
-      for i, w in local.dashboard_widgets : {
+      for i, w in concat(local.slo_dashboard_widgets, local.dashboard_widgets) : {
         type   = "metric"
         x      = (i % 3) * 8
         y      = floor(i / 3) * 6
@@ -194,7 +195,8 @@ resource "aws_cloudwatch_dashboard" "overview" {
             stat    = w.stat
             metrics = w.metrics
           },
-          can(w.annotation) ? { annotations = { horizontal = [{ label = "alarm", value = w.annotation }] } } : {}
+          can(w.annotation) ? { annotations = { horizontal = [{ label = "alarm", value = w.annotation }] } } : {},
+          try(w.properties, {})
         )
       }
     ]

@@ -334,6 +334,58 @@ variable "pod_restart_alarm" {
   }
 }
 
+# The service level objectives: stated once here for CloudWatch (slo.tf) and with the same
+# defaults in bird-chart's values (slo) for its PrometheusRule; a test keeps the two in step.
+# Why these numbers (README: Service level objectives): availability 99.5 % because the stack
+# sits in one region behind CloudFront, an NLB and spot nodes in dev (3.6 h of 5xx a month);
+# latency 99 % within 500 ms, 50 times the /api/bird p99 the bench measures on a saturated
+# laptop yet a quarter of the 2 s Unsplash budget, so only a request that waited on an upstream
+# is slow; photo quality 99 %, since bird-image keeps serving the last good photo and only an
+# outage or a keyless install shows placeholders (7.2 h a month).
+variable "slo" {
+  description = "Service level objectives over a rolling window of window_days: availability (page and /api/bird requests not answered 5xx), latency (/api/bird requests answered within latency.threshold_ms) and photo quality (birds answered with a real photo); targets in percent of the requests. photo_quality.enabled = false for a deliberately keyless install, whose every bird is the default image."
+  type = object({
+    window_days = optional(number, 30)
+    availability = optional(object({
+      target_percent = optional(number, 99.5)
+    }), {})
+    latency = optional(object({
+      target_percent = optional(number, 99)
+      threshold_ms   = optional(number, 500)
+    }), {})
+    photo_quality = optional(object({
+      enabled        = optional(bool, true)
+      target_percent = optional(number, 99)
+    }), {})
+  })
+  default = {}
+
+  # The burn-rate factors scale with the window (14.4 and 6 at 30 days, the SRE workbook's).
+  # Below a week the six-hour window is too large a share of it to be a slow burn; past 90 days
+  # an outage moves the budget too little to matter.
+  validation {
+    condition     = var.slo.window_days >= 7 && var.slo.window_days <= 90 && floor(var.slo.window_days) == var.slo.window_days
+    error_message = "slo.window_days must be a whole number of days from 7 to 90."
+  }
+
+  # At 100 % there is no budget to burn; under 90 % a fast burn would need most requests to fail.
+  validation {
+    condition = alltrue([
+      for target in [var.slo.availability.target_percent, var.slo.latency.target_percent, var.slo.photo_quality.target_percent] :
+      target >= 90 && target < 100
+    ])
+    error_message = "Each slo target_percent must be at least 90 and below 100."
+  }
+
+  # A bucket boundary of http_request_duration_seconds (service-kit), so that the chart's
+  # PrometheusRule counts exactly the requests the log metric filter counts; under the
+  # frontend's 4 s budget for bird, above which a request fails rather than being slow.
+  validation {
+    condition     = contains([100, 250, 500, 1000, 2500], var.slo.latency.threshold_ms)
+    error_message = "slo.latency.threshold_ms must be a latency bucket boundary of the services: 100, 250, 500, 1000 or 2500."
+  }
+}
+
 # --- Helm commands printed as outputs -----------------------------------------------------
 
 variable "app_image_registry" {

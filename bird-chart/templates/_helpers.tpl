@@ -176,14 +176,23 @@ seccompProfile:
 {{- end -}}
 
 {{/*
-"true" when ServiceMonitors are asked for and the cluster serves their API (the Prometheus
-Operator's CRDs), else "". Without the API an install would fail on a kind the cluster does not
-know, so they are left out and the NOTES say so.
+"true" when a kind of the Prometheus Operator is asked for and the cluster serves its API (the
+operator's CRDs), else "". Without the API an install would fail on a kind the cluster does not
+know, so it is left out and the NOTES say so. Expects (dict "root" $ "kind" "ServiceMonitor"
+"enabled" <bool>).
 */}}
-{{- define "bird.serviceMonitors" -}}
-{{- if and .Values.metrics.serviceMonitor.enabled (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor") -}}
+{{- define "bird.operatorKind" -}}
+{{- if and .enabled (.root.Capabilities.APIVersions.Has (printf "monitoring.coreos.com/v1/%s" .kind)) -}}
 true
 {{- end -}}
+{{- end -}}
+
+{{- define "bird.serviceMonitors" -}}
+{{- include "bird.operatorKind" (dict "root" . "kind" "ServiceMonitor" "enabled" .Values.metrics.serviceMonitor.enabled) -}}
+{{- end -}}
+
+{{- define "bird.prometheusRules" -}}
+{{- include "bird.operatorKind" (dict "root" . "kind" "PrometheusRule" "enabled" .Values.metrics.prometheusRule.enabled) -}}
 {{- end -}}
 
 {{/* Name and component of the helm test pod, which calls bird. Use with fromYaml. */}}

@@ -3,6 +3,7 @@
 pub mod catalogue;
 pub mod config;
 pub mod images;
+pub mod photos;
 pub mod routes;
 
 use std::time::Duration;
@@ -15,6 +16,7 @@ use service_kit::{AppParts, Lifecycle};
 pub use config::Config;
 
 use images::BirdImage;
+use photos::PhotoMetrics;
 use routes::AppState;
 
 pub const SERVICE: &str = "bird";
@@ -35,6 +37,7 @@ pub fn app(config: &Config, lifecycle: Lifecycle) -> Result<Router, String> {
     let state = AppState {
         images,
         default_image: config.default_image_url.clone(),
+        photos: PhotoMetrics::register(&mut registry),
     };
     Ok(service_kit::app::build(
         routes::router(state),

@@ -17,6 +17,7 @@ use url::Url;
 
 use crate::catalogue::{self, BIRDS, Species};
 use crate::images::{BirdImage, Image};
+use crate::photos::{Photo, PhotoMetrics};
 
 pub const DISGUISED_NAME: &str = "Bird in disguise";
 
@@ -24,6 +25,7 @@ pub const DISGUISED_NAME: &str = "Bird in disguise";
 pub struct AppState {
     pub images: BirdImage,
     pub default_image: Url,
+    pub photos: PhotoMetrics,
 }
 
 /// The answer. `name`, `description` and `image` keep the original's meaning; `credit` is new.
@@ -60,11 +62,24 @@ async fn random_bird(
     let species = catalogue::random();
     match shared.state.images.image(species.name, &request_id).await {
         Ok(image) => {
+            let photo = Photo::of(&image);
+            shared.state.photos.record(photo);
+            // One line per answer without a photo (none while all is well): the CloudWatch
+            // metric filter of the photo-quality SLO counts them.
+            if photo == Photo::Default {
+                tracing::info!(
+                    photo = photo.as_str(),
+                    bird = species.name,
+                    "answering the default image: bird-image has no photo of this bird"
+                );
+            }
             let body = shared.answers.body(species, image);
             ([(header::CONTENT_TYPE, JSON)], body).into_response()
         }
         Err(reason) => {
+            shared.state.photos.record(Photo::Disguised);
             tracing::warn!(
+                photo = Photo::Disguised.as_str(),
                 upstream = "bird-image",
                 bird = species.name,
                 %reason,

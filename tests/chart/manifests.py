@@ -42,6 +42,9 @@ TRACING_ENV = {
     "OTEL_RESOURCE_ATTRIBUTES",
 }
 
+# Where the PrometheusRule's alerts send readers (metrics.prometheusRule.runbookBaseUrl).
+RUNBOOK = "https://github.com/bird-owner/bird-stack/blob/main/infrastructure/README.md"
+
 # The value sets the structural tests run against: the defaults and the documented variants.
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "default": {},
@@ -86,6 +89,11 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         "metrics": {
             "podAnnotations": True,
             "serviceMonitor": {"enabled": True, "labels": {"release": "prom"}},
+            "prometheusRule": {
+                "enabled": True,
+                "labels": {"release": "prom"},
+                "runbookBaseUrl": RUNBOOK,
+            },
         },
         "tests": {"image": {"digest": "sha256:" + "a" * 64}},
         "tracing": {"enabled": True, "samplerArg": 1},
@@ -94,12 +102,13 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
 
 # The Prometheus Operator's API, as a cluster with its CRDs announces it to Helm.
 SERVICE_MONITOR_API = "monitoring.coreos.com/v1/ServiceMonitor"
+PROMETHEUS_RULE_API = "monitoring.coreos.com/v1/PrometheusRule"
 
 # What the cluster of a value set offers beyond Kubernetes itself.
-API_VERSIONS: dict[str, list[str]] = {"all-features": [SERVICE_MONITOR_API]}
+API_VERSIONS: dict[str, list[str]] = {"all-features": [SERVICE_MONITOR_API, PROMETHEUS_RULE_API]}
 
 # Custom resources: no Kubernetes schema covers them, so they are checked on their own.
-CUSTOM_KINDS = {"ServiceMonitor"}
+CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule"}
 
 
 @dataclass

@@ -19,6 +19,7 @@ import helm_python as helm
 from .manifests import (
     CHART_DIR,
     DEPLOYMENTS,
+    PROMETHEUS_RULE_API,
     SERVICE_MONITOR_API,
     Rendered,
     chart_values,
@@ -230,8 +231,11 @@ def test_every_placeholder_is_explained(placeholder):
 def test_every_values_example_of_the_readme_renders(render, block):
     """Each example is a values file as given: it passes the schema and renders (where the
     cluster offers what it asks for)."""
-    rendered = render(yaml.safe_load(block), api_versions=[SERVICE_MONITOR_API])
+    values = yaml.safe_load(block)
+    rendered = render(values, api_versions=[SERVICE_MONITOR_API, PROMETHEUS_RULE_API])
     assert rendered.of_kind("Deployment")
+    if values.get("metrics", {}).get("prometheusRule", {}).get("enabled"):
+        assert rendered.of_kind("PrometheusRule")
 
 
 # SPEC: a demo key allows 50 Unsplash calls an hour; bird's catalogue has twelve birds.

@@ -9,6 +9,12 @@ resource "aws_cloudwatch_query_definition" "saved" {
   for_each = {}
 }
 
+# cloudwatch:PutCompositeAlarm answers 500 (not implemented). The burn-rate alarms each composite
+# joins (aws_cloudwatch_metric_alarm.slo_window) are applied and read back.
+resource "aws_cloudwatch_composite_alarm" "slo_burn" {
+  for_each = {}
+}
+
 # eks:CreateAddon answers 404.
 resource "aws_eks_addon" "vpc_cni" {
   count = 0

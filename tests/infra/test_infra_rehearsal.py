@@ -160,15 +160,54 @@ def test_cloudfront_sends_every_behaviour_to_the_nlb(applied, name):
 @pytest.mark.parametrize("name", list(ENVIRONMENTS))
 def test_the_alarms_watch_the_namespace_the_chart_is_installed_into(applied, name):
     namespace = option(printed_chart_command(applied, name), "--namespace")
-    alarms = applied.client(name, "cloudwatch").describe_alarms(AlarmNamePrefix=applied.outputs[name]["cluster_name"])["MetricAlarms"]
-    assert len(alarms) == 10
-    pod_alarms = [a for a in alarms if a["MetricName"].startswith("pod_")]
+    cluster = applied.outputs[name]["cluster_name"]
+    alarms = applied.client(name, "cloudwatch").describe_alarms(AlarmNamePrefix=cluster)["MetricAlarms"]
+    # The SLOs' window alarms notify through their composite alarms (test below).
+    cause_alarms = [a for a in alarms if not a["AlarmName"].startswith(f"{cluster}-slo-")]
+    assert len(cause_alarms) == 10
+    pod_alarms = [a for a in cause_alarms if a["MetricName"].startswith("pod_")]
     assert len(pod_alarms) == 9
     for alarm in pod_alarms:
         dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
         assert dimensions["Namespace"] == namespace, alarm["AlarmName"]
-        assert dimensions["ClusterName"] == applied.outputs[name]["cluster_name"]
-    assert {a["AlarmActions"][0] for a in alarms} == {applied.outputs[name]["alerts_topic_arn"]}
+        assert dimensions["ClusterName"] == cluster
+    assert {a["AlarmActions"][0] for a in cause_alarms} == {applied.outputs[name]["alerts_topic_arn"]}
+
+
+# The SRE workbook's burns over the 30-day window of the tfvars (README: Service level
+# objectives): window => (burn rate, seconds), and each SLO's default error budget.
+SLO_WINDOWS = {"1h": (14.4, 3600), "5m": (14.4, 300), "6h": (6, 21600), "30m": (6, 1800)}
+SLO_BUDGETS = {"availability": 0.005, "latency": 0.01, "photo-quality": 0.01}
+
+
+@pytest.mark.parametrize("name", list(ENVIRONMENTS))
+def test_the_slo_alarms_read_what_the_log_metric_filters_publish(applied, name):
+    """Each burn-rate window alarm divides metrics that the application log group's filters
+    publish, summed over its own window, against the threshold its burn rate and budget give."""
+    cluster = applied.outputs[name]["cluster_name"]
+    logs = applied.client(name, "logs")
+    published = {
+        (t["metricNamespace"], t["metricName"])
+        for f in logs.describe_metric_filters(logGroupName=f"/aws/containerinsights/{cluster}/application")["metricFilters"]
+        for t in f["metricTransformations"]
+    }
+    alarms = applied.client(name, "cloudwatch").describe_alarms(AlarmNamePrefix=f"{cluster}-slo-")["MetricAlarms"]
+    assert sorted(a["AlarmName"] for a in alarms) == sorted(
+        f"{cluster}-slo-{slo}-{speed}-{window}"
+        for slo in SLO_BUDGETS
+        for speed, windows in (("fast", ("1h", "5m")), ("slow", ("6h", "30m")))
+        for window in windows
+    )
+    for alarm in alarms:
+        slo, window = re.fullmatch(rf"{cluster}-slo-(.+)-(?:fast|slow)-(\w+)", alarm["AlarmName"]).groups()
+        rate, seconds = SLO_WINDOWS[window]
+        assert alarm["Threshold"] == pytest.approx(rate * SLO_BUDGETS[slo]), alarm["AlarmName"]
+        stats = [q["MetricStat"] for q in alarm["Metrics"] if "MetricStat" in q]
+        assert {(s["Metric"]["Namespace"], s["Metric"]["MetricName"]) for s in stats} <= published, alarm["AlarmName"]
+        assert {(s["Period"], s["Stat"]) for s in stats} == {(seconds, "Sum")}, alarm["AlarmName"]
+        (ratio,) = [q for q in alarm["Metrics"] if q.get("ReturnData")]
+        assert ratio["Expression"].endswith(" / total"), alarm["AlarmName"]
+        assert not alarm.get("AlarmActions"), alarm["AlarmName"]
 
 
 def test_prod_and_its_second_region_live_side_by_side_in_one_account(applied):

@@ -8,7 +8,7 @@ use bird::catalogue::BIRDS;
 use serde_json::{Value, json};
 use service_kit::photo::DEFAULT_IMAGE_URL;
 use service_kit::server::ShutdownSettings;
-use service_kit_testing::{GatedUpstream, TestServer};
+use service_kit_testing::{GatedUpstream, LogCapture, TestServer};
 use url::Url;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -71,6 +71,65 @@ async fn answers_a_catalogue_bird_with_its_photo_and_credit() {
 
     let asked = &bird_image.received_requests().await.unwrap()[0];
     assert_eq!(bird_name_asked(asked), species.name);
+}
+
+/// The photo-quality SLI: `bird_answers_total{photo}` counts every answer by the photo it came
+/// with, and each answer without a photo logs one line with the same `photo` field, which the
+/// CloudWatch metric filter counts. A real photo logs nothing more than its access line.
+#[tokio::test]
+async fn answers_are_counted_and_logged_by_the_photo_they_came_with() {
+    let logs = LogCapture::default();
+    let _guard = logs.install("bird");
+    let bird_image = MockServer::start().await;
+    let app = start_bird(&bird_image.uri(), ShutdownSettings::IMMEDIATE).await;
+    let answers = [
+        (
+            ResponseTemplate::new(200).set_body_json(image_answer()),
+            2,
+            false,
+        ),
+        // bird-image's default image: the one answer it gives without a credit.
+        (
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"url": DEFAULT_IMAGE_URL, "credit": null})),
+            1,
+            false,
+        ),
+        (ResponseTemplate::new(503), 3, true),
+    ];
+    for (template, times, disguised) in answers {
+        let mounted = Mock::given(path("/v1/image"))
+            .respond_with(template)
+            .mount_as_scoped(&bird_image)
+            .await;
+        for _ in 0..times {
+            let bird = get_bird(&app.url("/")).await;
+            assert_eq!(bird["name"] == "Bird in disguise", disguised, "{bird}");
+        }
+        drop(mounted);
+    }
+
+    let scrape = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (photo, count) in [("real", 2), ("default", 1), ("disguised", 3)] {
+        let line = format!("bird_answers_total{{photo=\"{photo}\"}} {count}\n");
+        assert!(scrape.contains(&line), "no {line:?} in:\n{scrape}");
+    }
+
+    let logged = |photo: &str| {
+        logs.lines()
+            .into_iter()
+            .filter(|line| line["photo"] == photo && line["service"] == "bird")
+            .map(|line| line["level"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(logged("real"), Vec::<String>::new());
+    assert_eq!(logged("default"), ["INFO"]);
+    assert_eq!(logged("disguised"), ["WARN", "WARN", "WARN"]);
 }
 
 /// A bird-image behind a path prefix (a gateway's) is asked under that prefix, with or
