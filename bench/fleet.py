@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import re
 import socket
 import statistics
@@ -42,7 +43,7 @@ STORE_PASSWORD = "bench-store-password"
 def percentile(values: list[float], share: float) -> float:
     """The nearest-rank percentile (`share` from 0 to 1) of `values`."""
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(share * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(share * len(ordered))))
     return ordered[rank - 1]
 
 

@@ -134,7 +134,9 @@ def published_chart(tmp_path_factory):
     result = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "release.py"), "chart",
          "--tag", "v" + PLACEHOLDERS["<version>"], "--registry", "docker.io",
-         "--owner", PLACEHOLDERS["<owner>"], *digests, "--out", str(work / "copy")],
+         "--owner", PLACEHOLDERS["<owner>"],
+         "--source", f"https://github.com/{PLACEHOLDERS['<owner>']}/{PLACEHOLDERS['<repo>']}",
+         *digests, "--out", str(work / "copy")],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

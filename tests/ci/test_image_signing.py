@@ -384,12 +384,14 @@ def test_the_chart_is_packaged_from_the_tag_with_the_pushed_digests(ci, tmp_path
     record_digests(tmp_path, DIGESTS)
     (tmp_path / "scripts").symlink_to(REPO / "scripts")
     script = step(ci["jobs"]["chart"], "Package the chart for the tag")["run"]
-    proc = run_step(script, env, tmp_path, TAG="v1.4.2", OWNER="acme")
+    source = "https://github.com/acme/bird.api"
+    proc = run_step(script, env, tmp_path, TAG="v1.4.2", OWNER="acme", SOURCE=source)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     ((helm, package, chart_dir, *rest),) = tool_calls(tools)
     assert (helm, package, rest) == ("helm", "package", ["--destination", "dist"])
     chart = load_yaml(tmp_path / chart_dir / "Chart.yaml")
     assert chart["version"] == chart["appVersion"] == "1.4.2"
+    assert chart["home"] == source and chart["sources"] == [source]
     values = load_yaml(tmp_path / chart_dir / "values.yaml")
     assert values["image"]["owner"] == "acme"
     assert {s["image"]["name"]: s["image"]["digest"] for s in values["services"].values()} == DIGESTS
@@ -400,7 +402,7 @@ def test_a_bad_tag_stops_the_release_before_helm(ci, tmp_path, release_stand_ins
     record_digests(tmp_path, DIGESTS)
     (tmp_path / "scripts").symlink_to(REPO / "scripts")
     script = step(ci["jobs"]["chart"], "Package the chart for the tag")["run"]
-    proc = run_step(script, env, tmp_path, TAG="v1.4", OWNER="acme")
+    proc = run_step(script, env, tmp_path, TAG="v1.4", OWNER="acme", SOURCE="https://github.com/acme/bird.api")
     assert proc.returncode != 0 and "not a release tag" in proc.stderr
     assert tool_calls(tools) == []
 

@@ -99,7 +99,8 @@ def chart_archive(reference: str, version: str | None, workdir: Path, package) -
     digests = [f"--digest={image}={PUBLISHED_DIGEST}" for image in IMAGES]
     result = subprocess.run(
         [sys.executable, str(INFRA.parent / "scripts" / "release.py"), "chart",
-         f"--tag=v{version}", f"--registry={registry}", f"--owner={match[2]}", *digests,
+         f"--tag=v{version}", f"--registry={registry}", f"--owner={match[2]}",
+         f"--source=https://github.com/{match[2]}/bird-stack", *digests,
          f"--out={workdir / 'published'}"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
