@@ -97,7 +97,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
             "podAnnotations": True,
             "serviceMonitor": {"enabled": True, "labels": {"release": "prom"}},
         },
-        "store": {"valkey": {"image": {"digest": "sha256:" + "b" * 64}}},
+        "store": {"valkey": {"image": {"digest": "sha256:" + "b" * 64, "pullPolicy": "Always"}}},
         "tests": {"image": {"digest": "sha256:" + "a" * 64}},
         "tracing": {"enabled": True, "samplerArg": 1},
     },

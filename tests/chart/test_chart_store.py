@@ -75,11 +75,17 @@ def test_valkey_is_the_official_image_pinned_and_labelled_with_its_version(defau
     assert default.container(VALKEY["name"])["image"] == "docker.io/valkey/valkey:9.1.4-alpine"
     assert deployment["metadata"]["labels"]["app.kubernetes.io/version"] == "9.1.4-alpine"
     assert deployment["metadata"]["labels"]["app.kubernetes.io/component"] == "store"
+    assert default.container(VALKEY["name"])["imagePullPolicy"] == "IfNotPresent"
     digest = "sha256:" + "c" * 64
     image = {"registry": "registry.example", "repository": "mirror/valkey", "tag": "9.1.4", "digest": digest}
     rendered = render({"store": {"valkey": {"image": image, "maxmemory": "48mb", "maxmemoryPolicy": "allkeys-lfu"}}})
     container = rendered.container(VALKEY["name"])
     assert container["image"] == f"registry.example/mirror/valkey:9.1.4@{digest}"
+    # The services' pull policy is theirs: a cluster that loads our images (kind) and never pulls
+    # them still pulls Valkey's.
+    never = render({"image": {"pullPolicy": "Never"}})
+    assert never.container("bird-api")["imagePullPolicy"] == "Never"
+    assert never.container(VALKEY["name"])["imagePullPolicy"] == "IfNotPresent"
     assert options(container["args"])["--maxmemory"] == "48mb"
     assert options(container["args"])["--maxmemory-policy"] == "allkeys-lfu"
 
