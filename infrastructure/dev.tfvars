@@ -12,3 +12,6 @@ spot_enabled      = true
 spot_min_size     = 1
 spot_desired_size = 1
 spot_max_size     = 2
+
+# bird-image's fleet shares the chart's own Valkey, in the cluster: no ElastiCache.
+store_enabled = false

@@ -1,5 +1,6 @@
-# Two customer-managed keys (1 USD a month each): one for Kubernetes Secrets in etcd, one for
-# the alerting and logging path. Separate keys keep the grants of each small and reviewable.
+# Customer-managed keys (1 USD a month each): one for Kubernetes Secrets in etcd, one for the
+# alerting and logging path and, with store_enabled, one for bird-image's store. Separate keys
+# keep the grants of each small and reviewable.
 
 locals {
   account_root_statement = {
@@ -67,4 +68,26 @@ resource "aws_kms_key" "observability" {
 resource "aws_kms_alias" "observability" {
   name          = "alias/${var.cluster_name}-observability"
   target_key_id = aws_kms_key.observability.key_id
+}
+
+# ElastiCache (data at rest) and Secrets Manager (the store's URL) use it through grants they
+# create with the applying identity's permissions, which the account statement delegates to IAM.
+resource "aws_kms_key" "store" {
+  count = local.store ? 1 : 0
+
+  description             = "Encryption at rest of the ElastiCache store of ${var.cluster_name} and of its URL in Secrets Manager"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [local.account_root_statement]
+  })
+}
+
+resource "aws_kms_alias" "store" {
+  count = local.store ? 1 : 0
+
+  name          = "alias/${var.cluster_name}-store"
+  target_key_id = aws_kms_key.store[0].key_id
 }

@@ -58,6 +58,11 @@ output "github_deploy_role_arn" {
   value       = local.github_deploy ? aws_iam_role.github_deploy[0].arn : null
 }
 
+output "store_secret_arn" {
+  description = "Secrets Manager secret holding bird-image's CACHE_URL for the ElastiCache store, from which deploy step 7 makes the Kubernetes Secret (null without store_enabled)."
+  value       = local.store ? aws_secretsmanager_secret.store_url[0].arn : null
+}
+
 output "cluster_autoscaler_role_arn" {
   description = "IAM role of the cluster autoscaler's service account kube-system/cluster-autoscaler."
   value       = aws_iam_role.irsa["cluster-autoscaler"].arn
@@ -107,6 +112,15 @@ locals {
       "--set services.frontend.service.type=NodePort",
       "--set services.frontend.service.nodePort=${var.frontend_node_port}",
     ],
+    # The ElastiCache store instead of the chart's own Valkey: its URL from the Secret that
+    # deploy step 7 makes, and the private subnets it lives in for bird-image's egress policy
+    # (quoted: the shell would expand the braces).
+    local.store ? [
+      "--set store.type=external",
+      "--set store.external.existingSecret=${var.store_secret_name}",
+      "--set 'store.external.cidrs={${join(",", aws_subnet.private[*].cidr_block)}}'",
+      "--set store.external.port=${local.store_port}",
+    ] : [],
     # Spans to the add-on's CloudWatch agent (the chart's default endpoint), named by environment.
     var.tracing_enabled ? [
       "--set tracing.enabled=true",
@@ -123,6 +137,6 @@ output "helm_cluster_autoscaler_command" {
 }
 
 output "helm_bird_chart_command" {
-  description = "Installs bird-chart (the published chart of the release, or bird_chart's local path) with the frontend on the NodePort that the NLB targets, and tracing when tracing_enabled (run from infrastructure/)."
+  description = "Installs bird-chart (the published chart of the release, or bird_chart's local path) with the frontend on the NodePort that the NLB targets, the ElastiCache store when store_enabled, and tracing when tracing_enabled (run from infrastructure/)."
   value       = local.helm_bird_chart
 }

@@ -7,3 +7,7 @@ node_min_size      = 3
 node_desired_size  = 3
 node_max_size      = 10
 spot_enabled       = false
+
+# bird-image's fleet shares ElastiCache for Valkey, with a replica in the other zone.
+store_enabled  = true
+store_replicas = 1

@@ -474,6 +474,47 @@ variable "cluster_autoscaler_image_tag" {
   }
 }
 
+# --- The store of bird-image's fleet (on in prod) -----------------------------------------
+
+variable "store_enabled" {
+  description = "ElastiCache for Valkey as the store bird-image's pods share (photo cache and hourly Unsplash allowance): a replication group in the private subnets, TLS, encrypted with its own KMS key, its URL in Secrets Manager; the printed helm command then points the chart at it (README: The store). Off, the chart runs its own Valkey in the cluster."
+  type        = bool
+  default     = false
+}
+
+variable "store_node_type" {
+  description = "ElastiCache node type of the store. bird-image keeps a few hundred bytes per bird name: the smallest node is plenty."
+  type        = string
+  default     = "cache.t4g.micro"
+
+  validation {
+    condition     = can(regex("^cache\\.[a-z0-9]+\\.[a-z0-9]+$", var.store_node_type))
+    error_message = "store_node_type must be an ElastiCache node type such as cache.t4g.micro."
+  }
+}
+
+variable "store_replicas" {
+  description = "Replicas of the store's primary. One or more turn on Multi-AZ automatic failover, so the cache and the hour's count survive a node's failure; 0 leaves a failed node to be replaced, minutes in which bird-image answers from memory."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.store_replicas >= 0 && var.store_replicas <= 5 && floor(var.store_replicas) == var.store_replicas
+    error_message = "store_replicas must be a whole number from 0 to 5 (ElastiCache allows five replicas per shard)."
+  }
+}
+
+variable "store_secret_name" {
+  description = "Kubernetes Secret in app_namespace that holds the store's URL under CACHE_URL (README, deploy step 7), named in the printed helm command when store_enabled."
+  type        = string
+  default     = "bird-cache"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", var.store_secret_name))
+    error_message = "store_secret_name must be a valid Kubernetes Secret name such as bird-cache."
+  }
+}
+
 # --- Extras: each one a switch, off by default ------------------------------------------
 
 variable "spot_enabled" {

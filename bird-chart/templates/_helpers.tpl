@@ -78,13 +78,14 @@ app.kubernetes.io/name: {{ .svc.name }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- end -}}
 
-{{/* Labels of every object. Expects (dict "root" $ "svc" $svc). */}}
+{{/* Labels of every object. Expects (dict "root" $ "svc" $svc); svc.version, where set, is the
+version of software that is not ours (the store). */}}
 {{- define "bird.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{ include "bird.selectorLabels" . }}
 app.kubernetes.io/component: {{ .svc.component }}
 app.kubernetes.io/part-of: bird-stack
-app.kubernetes.io/version: {{ include "bird.tag" .root | replace "+" "_" | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/version: {{ .svc.version | default (include "bird.tag" .root) | replace "+" "_" | trunc 63 | trimSuffix "-" | quote }}
 app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end -}}
 
@@ -195,8 +196,89 @@ true
 {{- include "bird.operatorKind" (dict "root" . "kind" "PrometheusRule" "enabled" .Values.metrics.prometheusRule.enabled) -}}
 {{- end -}}
 
-{{/* Name and component of the helm test pod, which calls bird. Use with fromYaml. */}}
-{{- define "bird.testPod" -}}
-name: {{ printf "%s-test" .Values.services.bird.name }}
-component: test
+{{/*
+The helm test pods, keyed like `services` by the service each one calls (they are the only pods
+outside the services that the NetworkPolicies admit to them): one asks bird for a bird; with a
+store, one reads bird-image's /metrics. Each has `name` and `component`. Use with fromYaml.
+*/}}
+{{- define "bird.testPods" -}}
+{{- if .Values.tests.enabled }}
+bird:
+  name: {{ printf "%s-test" .Values.services.bird.name }}
+  component: test
+{{- if and (ne .Values.store.type "none") .Values.services.birdImage.usesStore }}
+birdImage:
+  name: {{ printf "%s-store-test" .Values.services.birdImage.name }}
+  component: test
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+A helm test pod: one curl container running `script` under the restricted Pod Security
+Standard. Expects (dict "root" $ "svc" <test pod> "script" <sh script>).
+*/}}
+{{- define "bird.testPodManifest" -}}
+{{- $image := .root.Values.tests.image }}
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {{ .svc.name }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "bird.labels" . | nindent 4 }}
+  annotations:
+    helm.sh/hook: test
+    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+    {{- $skips := list "CKV_K8S_8=A run-once test pod has nothing to restart" "CKV_K8S_9=A run-once test pod serves no traffic" }}
+    {{- if not $image.digest }}
+    {{- $skips = append $skips "CKV_K8S_43=Pinned by version tag; set tests.image.digest to pin by digest" }}
+    {{- end }}
+    {{- include "bird.checkovSkips" $skips | trim | nindent 4 }}
+spec:
+  restartPolicy: Never
+  automountServiceAccountToken: false
+  securityContext:
+    {{- include "bird.podSecurityContext" . | nindent 4 }}
+  containers:
+    - name: curl
+      image: {{ printf "%s/%s:%s" $image.registry $image.repository $image.tag }}{{ with $image.digest }}@{{ . }}{{ end }}
+      # Test runs are rare; always check the registry for the pinned tag.
+      imagePullPolicy: Always
+      command:
+        - sh
+        - -c
+        - {{ .script | quote }}
+      resources:
+        requests:
+          cpu: 10m
+          memory: 16Mi
+        limits:
+          cpu: 100m
+          memory: 64Mi
+      securityContext:
+        {{- include "bird.containerSecurityContext" . | nindent 8 }}
+{{- end -}}
+
+{{/* The in-release Valkey as a service-like object for the helpers above. Use with fromYaml. */}}
+{{- define "bird.valkey" -}}
+name: {{ .Values.store.valkey.name }}
+component: store
+version: {{ .Values.store.valkey.image.tag | quote }}
+port: {{ int .Values.store.valkey.port }}
+{{- end -}}
+
+{{/*
+The Secret and key bird-image reads CACHE_URL from, as YAML (name, key), or nothing without a
+store: the chart's Valkey Secret (or the one that replaces it), or the external store's.
+*/}}
+{{- define "bird.storeSecret" -}}
+{{- $store := .Values.store }}
+{{- if eq $store.type "valkey" }}
+name: {{ $store.valkey.existingSecret | default $store.valkey.name }}
+key: CACHE_URL
+{{- else if eq $store.type "external" }}
+name: {{ required "store.external.existingSecret is required with store.type external: the Secret that holds the store's URL" $store.external.existingSecret }}
+key: {{ $store.external.secretKey }}
+{{- end }}
 {{- end -}}

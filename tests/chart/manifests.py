@@ -23,6 +23,17 @@ SERVICES = {
 }
 DEPLOYMENTS = [s["name"] for s in SERVICES.values()]
 
+# The fleet's store in the release (store.type valkey, the default): Deployment, Service port and
+# the Secret the chart makes, named like the Deployment.
+VALKEY = {"name": "bird-valkey", "port": 6379, "secret": "bird-valkey"}
+
+# An external store as infrastructure/ prints it: the Secret made from Secrets Manager, and the
+# private subnets ElastiCache lives in.
+EXTERNAL_STORE = {
+    "type": "external",
+    "external": {"existingSecret": "bird-cache", "cidrs": ["10.0.101.0/24", "10.0.102.0/24"]},
+}
+
 # An obviously fake key: it may leave the chart only inside a Secret, base64-encoded.
 INLINE_KEY = "unsplash-test-key-4f9c2a7e1b"
 
@@ -64,6 +75,9 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     },
     "existing-secret": {"unsplash": {"existingSecret": "bird-unsplash"}},
     "hpa-off": {"defaults": {"autoscaling": {"enabled": False}}},
+    # ElastiCache instead of the release's Valkey, and no store at all.
+    "external-store": {"store": EXTERNAL_STORE},
+    "no-store": {"store": {"type": "none"}},
     "inline-key": {"unsplash": {"accessKey": INLINE_KEY}},
     # Spans to the CloudWatch agent, the receiver's egress opened by the NetworkPolicies.
     "tracing": {"tracing": {"enabled": True, "environment": "dev"}},
@@ -95,6 +109,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
                 "runbookBaseUrl": RUNBOOK,
             },
         },
+        "store": {"valkey": {"image": {"digest": "sha256:" + "b" * 64, "pullPolicy": "Always"}}},
         "tests": {"image": {"digest": "sha256:" + "a" * 64}},
         "tracing": {"enabled": True, "samplerArg": 1},
     },

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from .manifests import NAMESPACE, SERVICES
+from .manifests import NAMESPACE, SERVICES, VALKEY
 
 
 @dataclass
@@ -88,9 +88,14 @@ class Network:
         return egress_ok and ingress_ok
 
 
+# The helm test pods, by the key cluster() gives them.
+TEST_PODS = {"test": "bird-api-test", "store_test": "bird-image-api-store-test"}
+
+
 def cluster(rendered, services=SERVICES):
-    """The policies of a rendering, and pods to try them with: the release's own (test pod
-    included), cluster DNS, a Prometheus, a stranger, and addresses outside the cluster."""
+    """The policies of a rendering, and pods to try them with: the release's own (its Valkey and
+    test pods included, where rendered), cluster DNS, a Prometheus, a stranger, and addresses
+    outside the cluster, one of them an ElastiCache node in a private subnet."""
     pods = {}
     for i, (key, expected) in enumerate(services.items()):
         template = rendered.get("Deployment", expected["name"])["spec"]["template"]
@@ -99,9 +104,13 @@ def cluster(rendered, services=SERVICES):
             namespace=NAMESPACE,
             labels=template["metadata"]["labels"],
         )
+    valkey = rendered.of_kind("Deployment").get(VALKEY["name"])
+    if valkey:
+        pods["valkey"] = Endpoint("10.0.102.20", NAMESPACE, valkey["spec"]["template"]["metadata"]["labels"])
     test_pods = rendered.of_kind("Pod")
-    if test_pods:
-        pods["test"] = Endpoint("10.0.101.30", NAMESPACE, test_pods["bird-api-test"]["metadata"]["labels"])
+    for i, (key, name) in enumerate(TEST_PODS.items()):
+        if name in test_pods:
+            pods[key] = Endpoint(f"10.0.101.{30 + i}", NAMESPACE, test_pods[name]["metadata"]["labels"])
     pods.update(
         dns=Endpoint("10.0.102.2", "kube-system", {"k8s-app": "kube-dns"}),
         prometheus=Endpoint(
@@ -111,6 +120,7 @@ def cluster(rendered, services=SERVICES):
         internet_client=Endpoint("203.0.113.7"),
         unsplash=Endpoint("198.51.100.10"),
         vpc_host=Endpoint("10.0.55.5"),
+        elasticache=Endpoint("10.0.102.57"),
         instance_metadata=Endpoint("169.254.169.254"),
     )
     return Network(list(rendered.of_kind("NetworkPolicy").values())), pods

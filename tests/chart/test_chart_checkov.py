@@ -17,7 +17,7 @@ CHECKOV = Path(sys.executable).parent / "checkov"
 ACCEPTED = {
     "CKV_K8S_43",  # image by digest: tags are immutable; services.*.image.digest pins digests
     "CKV_K8S_15",  # imagePullPolicy Always: cached immutable tags, no registry dependency
-    "CKV_K8S_35",  # secret as env var: UNSPLASH_ACCESS_KEY is the services' contract
+    "CKV_K8S_35",  # secret as env var: UNSPLASH_ACCESS_KEY and CACHE_URL by contract, Valkey's requirepass
     "CKV_K8S_8",  # liveness probe on the run-once helm test pod
     "CKV_K8S_9",  # readiness probe on the run-once helm test pod
 }
@@ -79,5 +79,9 @@ def test_pinning_digests_and_pulling_always_clears_the_image_skips(checkov_resul
         if Path(check["file_path"]).stem == "all-features"
     }
     assert {check_id for _, check_id in skipped} == {"CKV_K8S_35", "CKV_K8S_8", "CKV_K8S_9"}
-    # The key as an env var is accepted on bird-image-api only.
-    assert [r for r, c in skipped if c == "CKV_K8S_35"] == ["Deployment.bird-stack.bird-image-api"]
+    # Secrets as env vars are accepted on bird-image-api (the key, the store's URL) and on Valkey
+    # (its password) only.
+    assert sorted(r for r, c in skipped if c == "CKV_K8S_35") == [
+        "Deployment.bird-stack.bird-image-api",
+        "Deployment.bird-stack.bird-valkey",
+    ]

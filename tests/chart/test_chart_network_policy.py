@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from .manifests import NAMESPACE, SERVICES, VALUE_SETS
-from .policies import Endpoint, cluster
+import helm_python as helm
+
+from .manifests import EXTERNAL_STORE, NAMESPACE, SERVICES, VALKEY, VALUE_SETS
+from .policies import TEST_PODS, Endpoint, cluster
 
 INTERNAL = [s["name"] for k, s in SERVICES.items() if k != "frontend"]
 
@@ -39,6 +41,26 @@ MATRIX = [
     ("bird", "unsplash", 443, "TCP", False),
     ("frontend", "unsplash", 443, "TCP", False),
     ("frontend", "vpc_host", 5432, "TCP", False),
+    # The store: bird-image alone reaches it, and it reaches nothing.
+    ("birdImage", "valkey", 6379, "TCP", True),
+    ("bird", "valkey", 6379, "TCP", False),
+    ("frontend", "valkey", 6379, "TCP", False),
+    ("stranger", "valkey", 6379, "TCP", False),
+    ("prometheus", "valkey", 6379, "TCP", False),
+    ("test", "valkey", 6379, "TCP", False),
+    ("birdImage", "valkey", 6380, "TCP", False),
+    ("valkey", "dns", 53, "UDP", False),
+    ("valkey", "birdImage", 4200, "TCP", False),
+    ("valkey", "unsplash", 443, "TCP", False),
+    # Without an external store, no address inside the VPC.
+    ("birdImage", "elasticache", 6379, "TCP", False),
+    # The store's helm test reads bird-image's /metrics, and only that.
+    ("store_test", "birdImage", 4200, "TCP", True),
+    ("store_test", "dns", 53, "UDP", True),
+    ("store_test", "bird", 4201, "TCP", False),
+    ("store_test", "valkey", 6379, "TCP", False),
+    ("store_test", "unsplash", 443, "TCP", False),
+    ("birdImage", "store_test", 8080, "TCP", False),
 ]
 
 
@@ -56,10 +78,10 @@ def test_metrics_scrapers_are_admitted_by_value(render_set):
     assert not network.can_connect(pods["stranger"], pods["bird"], 4201)
 
 
-def test_each_service_and_the_test_pod_has_a_policy_selecting_exactly_it(default):
+def test_each_pod_of_the_release_has_a_policy_selecting_exactly_it(default):
     policies = default.of_kind("NetworkPolicy")
-    assert set(policies) == {s["name"] for s in SERVICES.values()} | {"bird-api-test"}
-    for expected in SERVICES.values():
+    assert set(policies) == {s["name"] for s in SERVICES.values()} | set(TEST_PODS.values()) | {VALKEY["name"]}
+    for expected in [*SERVICES.values(), VALKEY]:
         deployment = default.get("Deployment", expected["name"])
         assert (
             policies[expected["name"]]["spec"]["podSelector"]["matchLabels"]
@@ -71,7 +93,7 @@ def test_each_service_and_the_test_pod_has_a_policy_selecting_exactly_it(default
 def test_internal_services_admit_no_one_without_a_from_clause(default):
     """A rule without `from` admits every source: only the public frontend may have one."""
     policies = default.of_kind("NetworkPolicy")
-    for name in INTERNAL + ["bird-api-test"]:
+    for name in INTERNAL + list(TEST_PODS.values()) + [VALKEY["name"]]:
         for rule in policies[name]["spec"]["ingress"]:
             assert rule.get("from"), f"{name} has an ingress rule open to everyone"
     for name, policy in policies.items():
@@ -80,13 +102,16 @@ def test_internal_services_admit_no_one_without_a_from_clause(default):
 
 
 def test_egress_can_be_left_open(render):
+    """For the services; the test pods and Valkey, which open nothing of their own, stay closed."""
     rendered = render({"networkPolicy": {"restrictEgress": False}})
     network, pods = cluster(rendered)
     for policy in rendered.of_kind("NetworkPolicy").values():
-        if policy["metadata"]["name"] != "bird-api-test":
-            assert policy["spec"]["policyTypes"] == ["Ingress"]
+        closed = policy["metadata"]["name"] in [*TEST_PODS.values(), VALKEY["name"]]
+        assert policy["spec"]["policyTypes"] == (["Ingress", "Egress"] if closed else ["Ingress"])
     assert network.can_connect(pods["bird"], pods["unsplash"], 443)
+    assert network.can_connect(pods["birdImage"], pods["elasticache"], 6379)
     assert not network.can_connect(pods["stranger"], pods["bird"], 4201)
+    assert not network.can_connect(pods["valkey"], pods["unsplash"], 443)
 
 
 def test_policies_can_be_turned_off(render):
@@ -101,12 +126,69 @@ def test_a_renamed_upstream_keeps_the_policies_consistent(render):
     assert not network.can_connect(pods["frontend"], pods["birdImage"], 8200)
 
 
-def test_without_the_test_hook_bird_admits_only_the_frontend(render):
+def test_without_the_test_hooks_each_api_admits_only_its_caller(render):
     rendered = render({"tests": {"enabled": False}})
-    assert "bird-api-test" not in rendered.of_kind("NetworkPolicy")
-    (rule,) = rendered.get("NetworkPolicy", "bird-api")["spec"]["ingress"]
-    frontend = rendered.get("Deployment", "bird-frontend")["spec"]["selector"]["matchLabels"]
-    assert rule["from"] == [{"podSelector": {"matchLabels": frontend}}]
+    assert not set(TEST_PODS.values()) & set(rendered.of_kind("NetworkPolicy"))
+    for service, caller in (("bird-api", "bird-frontend"), ("bird-image-api", "bird-api")):
+        (rule,) = rendered.get("NetworkPolicy", service)["spec"]["ingress"]
+        selector = rendered.get("Deployment", caller)["spec"]["selector"]["matchLabels"]
+        assert rule["from"] == [{"podSelector": {"matchLabels": selector}}], service
+
+
+def test_an_external_store_is_reached_in_its_subnets_on_its_port_only(render_set):
+    """ElastiCache has no pod to select: bird-image may open the store's port to the CIDRs given
+    (the private subnets), which the Unsplash rule leaves closed; nobody else may."""
+    rendered = render_set("external-store")
+    network, pods = cluster(rendered)
+    assert "valkey" not in pods and VALKEY["name"] not in rendered.of_kind("NetworkPolicy")
+    assert network.can_connect(pods["birdImage"], pods["elasticache"], 6379)
+    assert network.can_connect(pods["birdImage"], Endpoint("10.0.101.200"), 6379)
+    assert not network.can_connect(pods["birdImage"], pods["elasticache"], 5432)
+    assert not network.can_connect(pods["birdImage"], pods["vpc_host"], 6379)
+    assert not network.can_connect(pods["birdImage"], pods["unsplash"], 6379)
+    for key in ("bird", "frontend", "store_test"):
+        assert not network.can_connect(pods[key], pods["elasticache"], 6379), key
+    assert network.can_connect(pods["store_test"], pods["birdImage"], 4200)
+
+
+def test_an_external_store_on_another_port(render):
+    store = EXTERNAL_STORE | {"external": EXTERNAL_STORE["external"] | {"port": 6380}}
+    network, pods = cluster(render({"store": store}))
+    assert network.can_connect(pods["birdImage"], pods["elasticache"], 6380)
+    assert not network.can_connect(pods["birdImage"], pods["elasticache"], 6379)
+
+
+def test_an_external_store_behind_restricted_egress_needs_its_cidrs(render):
+    """Without them bird-image could not reach the store and would fall back, pod by pod."""
+    store = EXTERNAL_STORE | {"external": {"existingSecret": "bird-cache"}}
+    with pytest.raises(helm.HelmRenderError, match=r"store\.external\.cidrs"):
+        render({"store": store})
+    open_egress = render({"store": store, "networkPolicy": {"restrictEgress": False}})
+    network, pods = cluster(open_egress)
+    assert network.can_connect(pods["birdImage"], pods["elasticache"], 6379)
+    assert render({"store": store, "networkPolicy": {"enabled": False}}).of_kind("Deployment")
+
+
+def test_without_a_store_nothing_new_is_opened(render_set):
+    rendered = render_set("no-store")
+    network, pods = cluster(rendered)
+    assert "valkey" not in pods and "store_test" not in pods
+    assert set(rendered.of_kind("NetworkPolicy")) == {s["name"] for s in SERVICES.values()} | {"bird-api-test"}
+    (rule,) = rendered.get("NetworkPolicy", "bird-image-api")["spec"]["ingress"]
+    assert [peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in rule["from"]] == ["bird-api"]
+    egress = rendered.get("NetworkPolicy", "bird-image-api")["spec"]["egress"]
+    assert [rule for rule in egress if any(p.get("port") == 6379 for p in rule.get("ports", []))] == []
+
+
+def test_valkey_admits_no_one_when_no_service_uses_the_store(render):
+    """A rule without `from` would admit everyone: with no user there is no rule."""
+    rendered = render({"services": {"birdImage": {"usesStore": False}}})
+    assert rendered.get("NetworkPolicy", VALKEY["name"])["spec"]["ingress"] == []
+    assert "CACHE_URL" not in rendered.env("bird-image-api")
+    network, pods = cluster(rendered)
+    assert not network.can_connect(pods["birdImage"], pods["valkey"], 6379)
+    # Nothing to check either: bird-image has no store.
+    assert "store_test" not in pods
 
 
 def test_every_rule_names_its_port_by_number(value_set):

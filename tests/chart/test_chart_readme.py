@@ -166,14 +166,22 @@ def test_every_install_command_of_the_readme_renders(chart, published_chart):
         for doc in rendered.docs:
             assert doc["metadata"]["namespace"] == install["namespace"]
         previous = values
-    # The Secret the last install reads is the one the README's kubectl creates.
-    created = [
+    # The Secrets the last install reads are the ones the README's kubectl creates: the Unsplash
+    # key and the store's password, under the keys the chart reads.
+    created = {
         words[words.index("generic") + 1]
         for words in shell_commands(README)
         if words[0] == "kubectl" and "secret" in words and "generic" in words
+    }
+    refs = [
+        e["valueFrom"]["secretKeyRef"]
+        for deployment in rendered.of_kind("Deployment")
+        for e in rendered.container(deployment).get("env", [])
+        if "secretKeyRef" in e.get("valueFrom", {})
     ]
-    env = rendered.env("bird-image-api")
-    assert [env["UNSPLASH_ACCESS_KEY"]["secretKeyRef"]["name"]] == created
+    assert {ref["name"] for ref in refs} == created
+    store_keys = re.search(r"printf '(\w+)=%s\\n(\w+)=", README)
+    assert {ref["key"] for ref in refs if ref["name"] == "bird-valkey-password"} == set(store_keys.groups())
 
 
 def _table_defaults() -> dict[str, str]:
@@ -245,18 +253,33 @@ DEMO_KEY_CALLS_PER_HOUR = 50
 CATALOGUE_BIRDS = 12
 
 
-def test_a_fleet_at_maximum_replicas_stays_inside_the_demo_key_quota_as_the_readme_shows(default):
-    """From what the chart deploys: the HPA's maximum times each pod's hourly bound."""
+def test_a_fleet_through_its_store_spends_the_demo_key_quota_as_the_readme_shows(default):
+    """From what the chart deploys: one allowance for the fleet, and while the store is down a
+    tenth of it per pod (bird-image's fallback, max(1, N / 10)) at the HPA's maximum."""
     pods = default.get("HorizontalPodAutoscaler", "bird-image-api-hpa")["spec"]["maxReplicas"]
     env = default.env("bird-image-api")
-    per_pod = int(env["UNSPLASH_MAX_CALLS_PER_HOUR"])
+    assert "CACHE_URL" in env, "the default is a fleet with a store"
+    allowance = int(env["UNSPLASH_MAX_CALLS_PER_HOUR"])
+    fallback = max(1, allowance // 10)
     ttl = int(env["CACHE_TTL_SECS"])
-    assert pods * per_pod <= DEMO_KEY_CALLS_PER_HOUR
+    assert allowance <= DEMO_KEY_CALLS_PER_HOUR
+    assert pods * fallback <= DEMO_KEY_CALLS_PER_HOUR
     text = " ".join(README.split())
-    assert f"`UNSPLASH_MAX_CALLS_PER_HOUR: {per_pod}`" in text
-    assert f"{pods} × {per_pod} = {pods * per_pod} calls an hour" in text
-    assert f"{pods} × {CATALOGUE_BIRDS} = {pods * CATALOGUE_BIRDS} calls to fetch" in text
-    # Warm, each pod refreshes every bird once a TTL.
-    assert f"`CACHE_TTL_SECS: {ttl}`" in text
-    per_day = pods * CATALOGUE_BIRDS * 86400 // ttl
-    assert f"{pods} × {CATALOGUE_BIRDS} = {per_day} calls a day, {per_day // 24} an hour" in text
+    assert f"`UNSPLASH_MAX_CALLS_PER_HOUR: {allowance}` is the allowance of the whole fleet" in text
+    assert f"makes {CATALOGUE_BIRDS} calls for the {CATALOGUE_BIRDS} birds" in text
+    assert f"max(1, {allowance} / 10) = {fallback} calls an hour" in text
+    assert f"{pods} × {fallback} = {pods * fallback} calls an hour" in text
+    assert f"`CACHE_TTL_SECS: {ttl}`" in text and ttl == 86400
+    assert f"a warm fleet makes {CATALOGUE_BIRDS} calls a day" in text
+
+
+def test_without_a_store_the_readme_divides_the_quota_by_the_pods(render_set):
+    rendered = render_set("no-store")
+    pods = rendered.get("HorizontalPodAutoscaler", "bird-image-api-hpa")["spec"]["maxReplicas"]
+    per_pod = DEMO_KEY_CALLS_PER_HOUR // pods
+    text = " ".join(README.split())
+    assert f"{DEMO_KEY_CALLS_PER_HOUR} / {pods} = {per_pod} for a demo key" in text
+    # A cold pod fetches the twelve birds at per_pod calls an hour.
+    hours = -(-CATALOGUE_BIRDS // per_pod)
+    assert f"three hours for the twelve birds ({per_pod} + {per_pod} + {CATALOGUE_BIRDS - 2 * per_pod}" in text and hours == 3
+    assert f"ten warm pods make {pods} × {CATALOGUE_BIRDS} = {pods * CATALOGUE_BIRDS} calls a day" in text

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .manifests import CHART_DIR, DEPLOYMENTS, NAMESPACE, RELEASE, Rendered
+from .manifests import CHART_DIR, DEPLOYMENTS, NAMESPACE, RELEASE, VALKEY, Rendered
 
 import helm_python as helm
 
@@ -72,12 +72,11 @@ def test_the_packaged_defaults_are_the_released_images_by_digest(packaged):
     with helm.Chart.load_archive(packaged.read_bytes()) as chart:
         files = chart.render({}, name=RELEASE, namespace=NAMESPACE, is_install=True)
     rendered = Rendered({}, files)
-    images = {
-        name: rendered.container(name)["image"] for name in rendered.of_kind("Deployment")
-    }
+    images = {name: rendered.container(name)["image"] for name in rendered.of_kind("Deployment")}
+    # The release's own three, and the store as the chart pins it (not ours to re-tag).
     assert images == {
         name: f"ghcr.io/alice-birds/{name}:1.4.2@{DIGESTS[name]}" for name in DEPLOYMENTS
-    }
+    } | {VALKEY["name"]: "docker.io/valkey/valkey:9.1.4-alpine"}
 
 
 def test_the_packaged_values_keep_their_comments(packaged):

@@ -1,10 +1,13 @@
-"""The Unsplash key: only in a Secret, only for bird-image, never in plain text anywhere."""
+"""The Unsplash key and the store's password: only in a Secret, only for the pods that use them,
+never in plain text anywhere."""
 
 from __future__ import annotations
 
 import base64
+import re
+from urllib.parse import urlsplit
 
-from .manifests import DEPLOYMENTS, INLINE_KEY, VALUE_SETS
+from .manifests import DEPLOYMENTS, EXTERNAL_STORE, INLINE_KEY, VALKEY, VALUE_SETS
 
 SECRET_NAME = "bird-image-api-unsplash"
 
@@ -51,7 +54,7 @@ def test_pods_roll_when_the_chart_managed_key_changes(render):
 
 def test_existing_secret_is_referenced_and_none_is_created(render):
     rendered = render(VALUE_SETS["existing-secret"])
-    assert not rendered.of_kind("Secret")
+    assert set(rendered.of_kind("Secret")) == {VALKEY["secret"]}
     assert _secret_ref(rendered) == {
         "name": "bird-unsplash",
         "key": "UNSPLASH_ACCESS_KEY",
@@ -80,18 +83,109 @@ def test_the_chart_managed_secret_is_required(render):
 
 def test_existing_secret_wins_over_an_inline_key(render):
     rendered = render({"unsplash": {"existingSecret": "bird-unsplash", "accessKey": INLINE_KEY}})
-    assert not rendered.of_kind("Secret")
+    assert set(rendered.of_kind("Secret")) == {VALKEY["secret"]}
     assert _secret_ref(rendered)["name"] == "bird-unsplash"
     encoded = base64.b64encode(INLINE_KEY.encode()).decode()
     everything = rendered.manifest_text + rendered.notes
     assert INLINE_KEY not in everything and encoded not in everything
 
 
-def test_without_a_key_nothing_references_a_secret(default):
-    assert not default.of_kind("Secret")
+def test_without_a_key_nothing_references_the_unsplash_secret(default):
+    assert set(default.of_kind("Secret")) == {VALKEY["secret"]}
     for deployment in DEPLOYMENTS:
         container = default.container(deployment)
         assert "UNSPLASH_ACCESS_KEY" not in default.env(deployment)
         assert "envFrom" not in container
-        assert not [e for e in container.get("env", []) if "valueFrom" in e], deployment
+        secret_env = [e["name"] for e in container.get("env", []) if "valueFrom" in e]
+        assert secret_env == (["CACHE_URL"] if deployment == "bird-image-api" else []), deployment
     assert "No access key is configured" in default.notes
+
+
+# The store's password: made by the chart, or in a Secret of yours.
+
+
+def _decoded(secret) -> dict[str, str]:
+    return {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
+
+
+def _secret_env(rendered, deployment) -> dict[str, dict]:
+    """A Deployment's environment that comes from Secrets: name -> secretKeyRef."""
+    return {
+        name: source["secretKeyRef"]
+        for name, source in rendered.env(deployment).items()
+        if isinstance(source, dict) and "secretKeyRef" in source
+    }
+
+
+def test_the_chart_makes_the_store_password_and_url(default):
+    secret = default.get("Secret", VALKEY["secret"])
+    assert secret["type"] == "Opaque" and "stringData" not in secret
+    data = _decoded(secret)
+    assert set(data) == {"VALKEY_PASSWORD", "CACHE_URL"}
+    password = data["VALKEY_PASSWORD"]
+    # Letters and digits: it goes into a URL unescaped, and 32 of them are about 190 bits.
+    assert re.fullmatch(r"[A-Za-z0-9]{32}", password)
+    url = urlsplit(data["CACHE_URL"])
+    # The default user, whose password requirepass sets (an empty user name fails with some
+    # clients, redis-cli 7 among them).
+    assert (url.scheme, url.username, url.password) == ("redis", "default", password)
+    assert (url.hostname, url.port, url.path) == (f"{VALKEY['name']}-service", VALKEY["port"], "")
+
+
+def test_each_rendering_without_a_cluster_makes_a_new_password(render):
+    """Random, not a constant: kept across upgrades only by reading it back (test_chart_upgrade)."""
+    passwords = {
+        _decoded(render({"tests": {"enabled": enabled}}).get("Secret", VALKEY["secret"]))["VALKEY_PASSWORD"]
+        for enabled in (True, False)
+    }
+    assert len(passwords) == 2
+
+
+def test_the_store_password_reaches_valkey_and_bird_image_only_through_the_secret(default):
+    password = _decoded(default.get("Secret", VALKEY["secret"]))["VALKEY_PASSWORD"]
+    encoded = base64.b64encode(password.encode()).decode()
+    holders = [d["metadata"]["name"] for d in default.docs if password in str(d) or encoded in str(d)]
+    assert holders == [VALKEY["secret"]]
+    assert password not in default.notes and encoded not in default.notes
+    # Valkey: from the Secret, into its command line as $(VAR), expanded by the kubelet.
+    assert _secret_env(default, VALKEY["name"]) == {
+        "VALKEYCLI_AUTH": {"name": VALKEY["secret"], "key": "VALKEY_PASSWORD"}
+    }
+    args = default.container(VALKEY["name"])["args"]
+    assert args[args.index("--requirepass") + 1] == "$(VALKEYCLI_AUTH)"
+    # bird-image: the URL, required (a fleet without its store would spend the allowance per pod).
+    assert _secret_env(default, "bird-image-api")["CACHE_URL"] == {"name": VALKEY["secret"], "key": "CACHE_URL"}
+    for deployment in ("bird-api", "bird-frontend"):
+        assert _secret_env(default, deployment) == {}, deployment
+
+
+def test_the_store_url_is_never_a_plain_value(value_set):
+    name, rendered = value_set
+    for deployment in rendered.of_kind("Deployment"):
+        for env in rendered.container(deployment).get("env", []):
+            if env["name"] == "CACHE_URL":
+                assert set(env) == {"name", "valueFrom"} and set(env["valueFrom"]) == {"secretKeyRef"}, (name, deployment)
+    assert not rendered.of_kind("ConfigMap"), name
+
+
+def test_an_existing_valkey_secret_is_used_and_none_is_made(render):
+    rendered = render({"store": {"valkey": {"existingSecret": "my-valkey"}}})
+    assert VALKEY["secret"] not in rendered.of_kind("Secret")
+    assert _secret_env(rendered, VALKEY["name"]) == {"VALKEYCLI_AUTH": {"name": "my-valkey", "key": "VALKEY_PASSWORD"}}
+    assert _secret_env(rendered, "bird-image-api")["CACHE_URL"] == {"name": "my-valkey", "key": "CACHE_URL"}
+    assert "Secret my-valkey" in rendered.notes and "made its password" not in rendered.notes
+
+
+def test_an_external_store_is_read_from_its_secret(render):
+    rendered = render({"store": EXTERNAL_STORE})
+    assert not rendered.of_kind("Secret")
+    assert _secret_env(rendered, "bird-image-api") == {"CACHE_URL": {"name": "bird-cache", "key": "CACHE_URL"}}
+    custom = render({"store": EXTERNAL_STORE | {"external": EXTERNAL_STORE["external"] | {"secretKey": "url"}}})
+    assert _secret_env(custom, "bird-image-api")["CACHE_URL"] == {"name": "bird-cache", "key": "url"}
+    assert "Secret bird-cache, key url" in " ".join(custom.notes.split())
+
+
+def test_without_a_store_there_is_no_url(render_set):
+    rendered = render_set("no-store")
+    assert not rendered.of_kind("Secret")
+    assert "CACHE_URL" not in rendered.env("bird-image-api")

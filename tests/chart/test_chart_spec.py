@@ -17,6 +17,7 @@ from .manifests import (
     SERVICE_MONITOR_API,
     SERVICES,
     TRACING_ENV,
+    VALKEY,
     VALUE_SETS,
     chart_metadata,
     without_tracing,
@@ -49,9 +50,11 @@ STANDARD_LABELS = {
 
 
 def test_kubernetes_names_are_the_originals(default):
-    """The original's runbooks (rollout status deployment/bird-api, describe hpa bird-api-hpa)."""
-    assert set(default.of_kind("Deployment")) == set(DEPLOYMENTS)
-    assert set(default.of_kind("Service")) == {f"{d}-service" for d in DEPLOYMENTS}
+    """The original's runbooks (rollout status deployment/bird-api, describe hpa bird-api-hpa);
+    the store beside them follows the same convention."""
+    with_store = DEPLOYMENTS + [VALKEY["name"]]
+    assert set(default.of_kind("Deployment")) == set(with_store)
+    assert set(default.of_kind("Service")) == {f"{d}-service" for d in with_store}
     assert set(default.of_kind("HorizontalPodAutoscaler")) == {f"{d}-hpa" for d in DEPLOYMENTS}
     assert set(default.of_kind("PodDisruptionBudget")) == {f"{d}-pdb" for d in DEPLOYMENTS}
     assert not default.of_kind("ConfigMap")
@@ -328,19 +331,23 @@ def test_env_wiring_per_contract(value_set):
     }
     image = without_tracing(rendered.env("bird-image-api"))
     key = image.pop("UNSPLASH_ACCESS_KEY", None)
+    store = image.pop("CACHE_URL", None)
     assert image == common | {
         "PORT": "4200",
         "UNSPLASH_API_URL": "https://api.unsplash.com",
         "UNSPLASH_TIMEOUT_MS": "2000",
         "CACHE_TTL_SECS": "86400",
         "CACHE_MAX_ENTRIES": "1000",
-        "UNSPLASH_MAX_CALLS_PER_HOUR": "5",
+        # A demo key's quota, for the whole fleet through its store.
+        "UNSPLASH_MAX_CALLS_PER_HOUR": "50",
     } | {  # what the value set sets itself (the laptop cluster's stand-in Unsplash)
         name: str(value)
         for name, value in rendered.values.get("services", {}).get("birdImage", {}).get("env", {}).items()
     }
     has_key = bool(rendered.values.get("unsplash"))
     assert (key is not None) == has_key, name
+    has_store = rendered.values.get("store", {}).get("type") != "none"
+    assert (store is not None) == has_store, name
 
 
 def test_upstream_urls_follow_renamed_services(render):
@@ -366,6 +373,7 @@ def test_large_integers_are_not_printed_in_exponent_form(render):
 
 
 def test_restricted_pod_security(value_set):
+    """Every pod of the release, the store and the test pods included."""
     _, rendered = value_set
     pods = [
         (d["metadata"]["name"], d["spec"]["template"]["spec"])
@@ -377,8 +385,12 @@ def test_restricted_pod_security(value_set):
         assert pod["securityContext"]["runAsNonRoot"] is True, name
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
         assert not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC")
-        # The binaries write nothing: the service's own container mounts no volume (sidecars may).
-        assert all("volumeMounts" not in c for c in pod["containers"]), name
+        if name == VALKEY["name"]:
+            # Its working directory only: a scratch emptyDir, no host path, no claim.
+            assert [set(v) for v in pod["volumes"]] == [{"name", "emptyDir"}], name
+        else:
+            # The binaries write nothing: the service's own container mounts no volume (sidecars may).
+            assert all("volumeMounts" not in c for c in pod["containers"]), name
         for container in pod["containers"] + pod.get("initContainers", []):
             sc = container["securityContext"]
             assert sc["allowPrivilegeEscalation"] is False, name
@@ -428,10 +440,15 @@ def test_a_sidecar_named_like_the_service_container_is_refused(render):
         render(clash)
 
 
+def _service_accounts(rendered):
+    """The services' ServiceAccounts (the store's own is not under `defaults`)."""
+    return {name: a for name, a in rendered.of_kind("ServiceAccount").items() if name != VALKEY["name"]}
+
+
 def test_service_accounts_do_not_mount_tokens(default):
     accounts = default.of_kind("ServiceAccount")
-    assert set(accounts) == set(DEPLOYMENTS)
-    for deployment in DEPLOYMENTS:
+    assert set(accounts) == set(DEPLOYMENTS + [VALKEY["name"]])
+    for deployment in DEPLOYMENTS + [VALKEY["name"]]:
         assert accounts[deployment]["automountServiceAccountToken"] is False
         pod = default.get("Deployment", deployment)["spec"]["template"]["spec"]
         assert pod["serviceAccountName"] == deployment
@@ -443,7 +460,7 @@ def _account_of(rendered, deployment):
 
 def test_a_service_account_name_is_shared_from_defaults_or_given_per_service(render):
     shared = render({"defaults": {"serviceAccount": {"name": "bird"}}})
-    (account,) = shared.of_kind("ServiceAccount").values()
+    (account,) = _service_accounts(shared).values()
     assert account["metadata"]["name"] == "bird"
     assert account["automountServiceAccountToken"] is False
     assert account["metadata"]["labels"]["app.kubernetes.io/component"] == "shared"
@@ -451,7 +468,7 @@ def test_a_service_account_name_is_shared_from_defaults_or_given_per_service(ren
 
     role = {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/photos"}
     own = render({"services": {"birdImage": {"serviceAccount": {"name": "photos", "annotations": role}}}})
-    assert set(own.of_kind("ServiceAccount")) == {"bird-api", "bird-frontend", "photos"}
+    assert set(_service_accounts(own)) == {"bird-api", "bird-frontend", "photos"}
     assert own.get("ServiceAccount", "photos")["metadata"]["annotations"] == role
     assert _account_of(own, "bird-image-api") == "photos"
     assert _account_of(own, "bird-api") == "bird-api"
@@ -459,7 +476,7 @@ def test_a_service_account_name_is_shared_from_defaults_or_given_per_service(ren
 
 def test_an_existing_service_account_is_used_not_created(render):
     existing = render({"defaults": {"serviceAccount": {"create": False, "name": "bird-runtime"}}})
-    assert not existing.of_kind("ServiceAccount")
+    assert not _service_accounts(existing)
     assert {_account_of(existing, d) for d in DEPLOYMENTS} == {"bird-runtime"}
     namespace_default = render({"defaults": {"serviceAccount": {"create": False}}})
     assert {_account_of(namespace_default, d) for d in DEPLOYMENTS} == {"default"}
@@ -611,7 +628,7 @@ def test_service_monitors_are_left_out_where_the_cluster_has_no_such_api(render)
 
 def test_helm_test_hook_asks_bird_through_its_service(default, render):
     pods = default.of_kind("Pod")
-    assert set(pods) == {"bird-api-test"}
+    assert set(pods) == {"bird-api-test", "bird-image-api-store-test"}
     pod = pods["bird-api-test"]
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     assert pod["spec"]["restartPolicy"] == "Never"

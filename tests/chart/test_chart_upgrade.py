@@ -3,15 +3,19 @@ as it is now must not differ in a field Kubernetes refuses to change on an exist
 
 from __future__ import annotations
 
+import base64
 import copy
+import http.server
+import json
 import subprocess
 import tarfile
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from .manifests import CHART_DIR, NAMESPACE, RELEASE, Rendered, with_required
+from .manifests import CHART_DIR, NAMESPACE, RELEASE, VALKEY, Rendered, with_required
 
 import helm_python as helm
 
@@ -170,3 +174,94 @@ def test_service_changes_that_need_a_replace_are_reported(old_spec, new_spec):
         return [{"kind": "Service", "metadata": {"name": "bird-api-service"}, "spec": spec}]
 
     assert len(upgrade_breaks(service(old_spec), service(new_spec))) == 1
+
+
+# The store's password across upgrades: the chart reads its own Secret back with `lookup`, which
+# real Helm answers here from a stand-in Kubernetes API on loopback.
+
+
+class FakeApiServer(http.server.BaseHTTPRequestHandler):
+    """Discovery of the core v1 Secrets and GET of the Secrets in `secrets`; 404 for the rest."""
+
+    secrets: dict[str, dict[str, Any]] = {}
+    asked: list[str] = []
+
+    def do_GET(self):
+        path = self.path.split("?")[0]
+        self.asked.append(path)
+        prefix = f"/api/v1/namespaces/{NAMESPACE}/secrets/"
+        if path == "/api/v1":
+            body: dict[str, Any] = {
+                "kind": "APIResourceList",
+                "groupVersion": "v1",
+                "resources": [{"name": "secrets", "singularName": "secret", "namespaced": True, "kind": "Secret", "verbs": ["get", "list"]}],
+            }
+        elif path.startswith(prefix) and path[len(prefix):] in self.secrets:
+            body = self.secrets[path[len(prefix):]]
+        else:
+            body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}
+        self.send_response(body.get("code", 200))
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(json.dumps(body).encode())
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def cluster():
+    """render(secrets) -> the chart rendered for an upgrade on a cluster holding those Secrets
+    (name -> data, base64 as the API gives it)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeApiServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    kubeconfig = json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "fake", "cluster": {"server": f"http://127.0.0.1:{server.server_port}"}}],
+            "users": [{"name": "fake", "user": {"token": "fake"}}],
+            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake", "namespace": NAMESPACE}}],
+            "current-context": "fake",
+        }
+    )
+
+    def render(secrets: dict[str, dict[str, str]]) -> Rendered:
+        FakeApiServer.secrets = {
+            name: {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": NAMESPACE}, "data": data}
+            for name, data in secrets.items()
+        }
+        FakeApiServer.asked = []
+        with helm.Config(kubeconfig_content=kubeconfig, namespace=NAMESPACE) as config, helm.Chart.load(CHART_DIR) as chart:
+            files = config.render(chart, with_required(), name=RELEASE, namespace=NAMESPACE, is_upgrade=True)
+        return Rendered({}, files)
+
+    try:
+        yield render
+    finally:
+        server.shutdown()
+
+
+def store_secret(rendered: Rendered) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode() for k, v in rendered.get("Secret", VALKEY["secret"])["data"].items()}
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_an_upgrade_keeps_the_store_password(cluster):
+    """Valkey and the running bird-image pods hold the password they started with: a new one in
+    the Secret would lock out every pod that restarts."""
+    rendered = cluster({VALKEY["secret"]: {"VALKEY_PASSWORD": b64("kept0password1from2install3"), "CACHE_URL": b64("stale")}})
+    assert FakeApiServer.asked[-1] == f"/api/v1/namespaces/{NAMESPACE}/secrets/{VALKEY['secret']}"
+    assert store_secret(rendered) == {
+        "VALKEY_PASSWORD": "kept0password1from2install3",
+        "CACHE_URL": f"redis://default:kept0password1from2install3@{VALKEY['name']}-service:{VALKEY['port']}",
+    }
+
+
+@pytest.mark.parametrize("secrets", [{}, {VALKEY["secret"]: {"CACHE_URL": b64("redis://x")}}], ids=["none", "without-a-password"])
+def test_without_a_password_to_keep_one_is_made(cluster, secrets):
+    password = store_secret(cluster(secrets))["VALKEY_PASSWORD"]
+    assert len(password) == 32 and password.isalnum()

@@ -8,19 +8,26 @@ is read back, and the fake Unsplash runs under a local nginx.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
-from .helpers import DOCKER_DIR, REPO, SERVICES, http_get, report, run, tool
+from .helpers import DOCKER_DIR, REPO, SERVICES, free_port, http_get, report, run, tool
 
 COMPOSE = DOCKER_DIR / "compose.yaml"
 OFFLINE = DOCKER_DIR / "compose.offline.yaml"
 FIXTURE = DOCKER_DIR / "fake-unsplash" / "search-photos.json"
 HEALTHCHECK = ["CMD", "/usr/local/bin/service", "healthcheck"]
+CHART_VALUES = REPO / "bird-chart" / "values.yaml"
+# The stack's store: a Valkey beside the three services.
+STORE = "valkey"
+# How compose refuses to start without the store's password.
+REQUIRED_PASSWORD = "${VALKEY_PASSWORD:?set VALKEY_PASSWORD in docker/.env (docker/README.md)}"
 
 
 def load(path):
@@ -28,8 +35,14 @@ def load(path):
 
 
 @pytest.fixture(scope="module")
-def base():
+def stack():
     return load(COMPOSE)["services"]
+
+
+@pytest.fixture(scope="module")
+def base(stack):
+    """The three services (without their store)."""
+    return {name: service for name, service in stack.items() if name != STORE}
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +57,13 @@ def test_matches_the_compose_specification(path):
     assert proc.returncode == 0, report(proc)
     # Where the compose plugin is installed, Compose itself has the last word on the merged stack.
     if shutil.which("docker") and run(["docker", "compose", "version"]).returncode == 0:
-        proc = run(["docker", "compose", "-f", str(COMPOSE), "-f", str(OFFLINE), "config", "--quiet"])
+        command = ["docker", "compose", "-f", str(COMPOSE), "-f", str(OFFLINE), "config", "--quiet"]
+        proc = run(command, env=os.environ | {"VALKEY_PASSWORD": "compose0config"})
         assert proc.returncode == 0, report(proc)
 
 
-def test_runs_the_three_services_on_their_ports(base):
-    assert set(base) == set(SERVICES)
+def test_runs_the_three_services_on_their_ports(stack, base):
+    assert set(stack) == set(SERVICES) | {STORE}
     for name, service in base.items():
         port = SERVICES[name]["port"]
         # Published on loopback only: a laptop stack is not served to the local network.
@@ -71,8 +85,9 @@ def test_every_service_checks_its_health_with_its_own_binary(base):
         assert service["healthcheck"]["test"] == HEALTHCHECK, name
 
 
-def test_starts_in_order_of_health(base):
-    assert "depends_on" not in base["bird-image-api"]
+def test_starts_in_order_of_health(stack, base):
+    assert "depends_on" not in stack[STORE]
+    assert base["bird-image-api"]["depends_on"] == {STORE: {"condition": "service_healthy"}}
     assert base["bird-api"]["depends_on"] == {"bird-image-api": {"condition": "service_healthy"}}
     assert base["bird-frontend"]["depends_on"] == {"bird-api": {"condition": "service_healthy"}}
 
@@ -95,6 +110,7 @@ def test_unsplash_key_comes_from_the_environment_and_only_to_bird_image(base):
 def test_env_file_is_documented_and_git_ignored():
     example = (DOCKER_DIR / ".env.example").read_text()
     assert re.search(r"^UNSPLASH_ACCESS_KEY=$", example, re.MULTILINE), "the example must not carry a key"
+    assert re.search(r"^VALKEY_PASSWORD=$", example, re.MULTILINE), "the example must not carry a password"
     proc = run(["git", "check-ignore", "--quiet", "docker/.env"], cwd=REPO)
     assert proc.returncode == 0, "docker/.env must be git-ignored"
     proc = run(["git", "check-ignore", "--quiet", "docker/.env.example"], cwd=REPO)
@@ -105,14 +121,17 @@ def _assert_hardened(name, service, network_mode=None):
     assert service["read_only"] is True, name
     assert service["cap_drop"] == ["ALL"], name
     assert "no-new-privileges:true" in service["security_opt"], name
-    for key in ("privileged", "cap_add", "pid", "user"):
+    for key in ("privileged", "cap_add", "pid"):
         assert key not in service, f"{name} sets {key}"
+    # The images' own users, except where the image's is root: a numeric non-root uid.
+    assert "user" not in service or re.fullmatch(r"[1-9][0-9]{3,}:[1-9][0-9]{3,}", service["user"]), name
     assert service.get("network_mode") == network_mode, name
 
 
-def test_every_container_is_hardened(base, offline):
-    for name, service in base.items():
+def test_every_container_is_hardened(stack, offline):
+    for name, service in stack.items():
         _assert_hardened(name, service)
+    assert "user" in stack[STORE] and all("user" not in s for n, s in stack.items() if n != STORE)
     # The fake shares bird-image's namespace only (no host network): see the next test.
     _assert_hardened("fake-unsplash", offline["fake-unsplash"], "service:bird-image-api")
 
@@ -164,3 +183,79 @@ def test_fake_unsplash_answers_like_unsplash(fake_unsplash):
 
     assert http_get(f"{fake_unsplash}/photos/random", {"Authorization": "Client-ID k"})[0] == 404
     assert http_get(f"{fake_unsplash}/healthz")[0] == 200
+
+
+def test_valkey_is_the_charts_memory_only_store(stack):
+    """The same image as the chart's, unpublished, nothing kept on disk, the password from the
+    environment and nowhere in the file."""
+    valkey = stack[STORE]
+    chart = yaml.safe_load(CHART_VALUES.read_text())["store"]["valkey"]
+    assert valkey["image"] == f"{chart['image']['registry']}/{chart['image']['repository']}:{chart['image']['tag']}"
+    assert "ports" not in valkey and "volumes" not in valkey
+    assert valkey["tmpfs"] == ["/data"]
+    assert valkey["environment"] == {"VALKEY_PASSWORD": REQUIRED_PASSWORD}
+    command = " ".join(valkey["command"])
+    for option in ("--save ''", "--appendonly no", f"--maxmemory {chart['maxmemory']}", f"--maxmemory-policy {chart['maxmemoryPolicy']}"):
+        assert option in command, option
+
+
+def test_bird_image_alone_reads_the_store_url(stack):
+    for name, service in stack.items():
+        env = service.get("environment", {})
+        if name == "bird-image-api":
+            assert env["CACHE_URL"] == f"redis://default:{REQUIRED_PASSWORD}@{STORE}:6379"
+        else:
+            assert "CACHE_URL" not in env, name
+
+
+def _interpolated(text: str, password: str) -> str:
+    """Compose's interpolation of what these files use: the password variable and `$$`."""
+    return text.replace(REQUIRED_PASSWORD, password).replace("$$", "$")
+
+
+@pytest.fixture
+def store(stack, tmp_path):
+    """The compose file's Valkey command under Debian's redis-server (same protocol and options),
+    with valkey-server and valkey-cli played by shims that add a free loopback port; yields
+    (port, password)."""
+    redis_server = tool("redis-server", "install Debian's redis-server (`apt-get install -y redis-server`)")
+    redis_cli = tool("redis-cli", "install Debian's redis-server (`apt-get install -y redis-server`)")
+    port, password = free_port(), "compose0test0password"
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    (shims / "valkey-server").write_text(f'#!/bin/sh\nexec {redis_server} "$@" --port {port} --bind 127.0.0.1 --dir {tmp_path}\n')
+    (shims / "valkey-cli").write_text(f'#!/bin/sh\nREDISCLI_AUTH="$VALKEYCLI_AUTH" exec {redis_cli} -p {port} "$@"\n')
+    for shim in shims.iterdir():
+        shim.chmod(0o755)
+    env = {"PATH": f"{shims}:{os.environ['PATH']}"}
+    for name, value in stack[STORE]["environment"].items():
+        env[name] = _interpolated(value, password)
+    command = [_interpolated(word, password) for word in stack[STORE]["command"]]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in server.stdout:
+            if "Ready to accept connections" in line:
+                break
+        else:
+            pytest.fail(f"the compose file's Valkey command exited ({server.wait()})")
+        yield port, password, env
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_the_store_answers_bird_images_url_and_its_health_check(stack, store):
+    port, password, env = store
+    redis_cli = tool("redis-cli", "install Debian's redis-server")
+    url = _interpolated(stack["bird-image-api"]["environment"]["CACHE_URL"], password).replace(f"@{STORE}:6379", f"@127.0.0.1:{port}")
+    assert run([redis_cli, "--no-auth-warning", "-u", url, "ping"]).stdout.strip() == "PONG"
+    assert "NOAUTH" in run([redis_cli, "-p", str(port), "ping"]).stdout
+    config = run([redis_cli, "--no-auth-warning", "-u", url, "config", "get", "maxmemory*"]).stdout.split()
+    config = dict(zip(config[::2], config[1::2]))
+    assert (config["maxmemory"], config["maxmemory-policy"]) == (str(32 * 1024 * 1024), "allkeys-lru")
+    kind, check = stack[STORE]["healthcheck"]["test"]
+    assert kind == "CMD-SHELL"
+    check = _interpolated(check, password)
+    assert run(["sh", "-c", check], env=env).returncode == 0
+    # A wrong password fails it, though valkey-cli exits 0 on an error reply.
+    assert run(["sh", "-c", check], env=env | {"VALKEY_PASSWORD": "wrong"}).returncode != 0

@@ -141,6 +141,7 @@ def leftovers(moto: Moto, account_id: str, regions: list[str]) -> list[str]:
         found += [f"{region} alarm {a['AlarmName']}" for a in cloudwatch.describe_alarms()["MetricAlarms"]]
         found += [f"{region} dashboard {d['DashboardName']}" for d in cloudwatch.list_dashboards()["DashboardEntries"]]
         found += [f"{region} SNS topic {t['TopicArn']}" for t in moto.client(session, "sns").list_topics()["Topics"]]
+        found += [f"{region} secret {s['Name']}" for s in moto.client(session, "secretsmanager").list_secrets()["SecretList"] if "DeletedDate" not in s]
         found += [f"{region} KMS alias {a['AliasName']}" for a in kms.list_aliases()["Aliases"] if not a["AliasName"].startswith("alias/aws/")]
         found += [
             f"{region} KMS key {k['KeyId']}"

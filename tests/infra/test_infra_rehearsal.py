@@ -11,6 +11,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import helm_python as helm
 import pytest
@@ -220,6 +221,78 @@ def test_prod_and_its_second_region_live_side_by_side_in_one_account(applied):
     assert applied.outputs["prod"]["access_logs_bucket"] != applied.outputs["prod-us-west-2"]["access_logs_bucket"]
 
 
+def private_subnets(run: Rehearsal, name: str) -> list[dict]:
+    """The stack's private subnets, in zone order, as the EC2 API lists them."""
+    ec2 = run.client(name, "ec2")
+    subnets = ec2.describe_subnets(Filters=[{"Name": "tag:Name", "Values": ["*-private-*"]}])["Subnets"]
+    return sorted(subnets, key=lambda subnet: subnet["AvailabilityZone"])
+
+
+def test_the_store_is_private_encrypted_and_handed_to_the_chart(applied, tmp_path):
+    """prod's store as the AWS API shows it (the replication group and its subnet group are
+    counted out, moto_override.tf), its URL in Secrets Manager as deploy step 7 reads it, and the
+    printed chart command, rendered, sending bird-image there through the Secret that step 7
+    makes; dev keeps the chart's own Valkey."""
+    outputs = applied.outputs["prod"]
+    kms = applied.client("prod", "kms")
+    (alias,) = [a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/bird-api-cluster-store"]
+    assert kms.get_key_rotation_status(KeyId=alias["TargetKeyId"])["KeyRotationEnabled"]
+    subnets = private_subnets(applied, "prod")
+
+    # Reachable from the nodes only, on the store's port; nothing out.
+    ec2 = applied.client("prod", "ec2")
+    (store_group,) = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["bird-api-cluster-store"]}])["SecurityGroups"]
+    (nodes,) = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [store_group["VpcId"]]}, {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"]
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [store_group["GroupId"]]}])["SecurityGroupRules"]
+    assert [(r["IsEgress"], r["IpProtocol"], r["FromPort"], r["ToPort"], r.get("ReferencedGroupInfo", {}).get("GroupId")) for r in rules] == [
+        (False, "tcp", 6379, 6379, nodes["GroupId"])
+    ]
+
+    # Deploy step 7: `aws secretsmanager get-secret-value ... --output text | tr -d '\n'`.
+    secrets = applied.client("prod", "secretsmanager")
+    secret = secrets.get_secret_value(SecretId=outputs["store_secret_arn"])
+    assert kms.describe_key(KeyId=secrets.describe_secret(SecretId=outputs["store_secret_arn"])["KmsKeyId"])["KeyMetadata"]["KeyId"] == alias["TargetKeyId"]
+    url = urlsplit(secret["SecretString"].rstrip("\n"))
+    assert (url.scheme, url.username, url.hostname, url.port) == ("rediss", "", "master.bird-api-cluster-store.rehearsal.cache.amazonaws.com", 6379)
+    assert re.fullmatch(r"[A-Za-z0-9]{64}", url.password)
+    deploy = readme_steps.commands(readme_steps.section(readme_steps.README.read_text(), "## Deploy"))
+    (fetch,) = [c for c in deploy if "aws secretsmanager get-secret-value" in c]
+    assert '--secret-id "$(terraform output -raw store_secret_arn)"' in fetch and "--query SecretString --output text" in fetch
+    (create,) = [c for c in deploy if "kubectl create secret" in c and "CACHE_URL" in c]
+    create = words(create.split("|")[-1])
+    secret_name = create[create.index("generic") + 1]
+
+    command = printed_chart_command(applied, "prod")
+    assert set_value(command, "store.external.existingSecret") == secret_name
+    assert option(create, "-n") == option(command, "--namespace")
+    docs = rendered_chart_command(command, tmp_path)
+    assert not [d for d in docs if d["metadata"]["name"].startswith("bird-valkey")]
+    (image_api,) = [d for d in docs if (d["kind"], d["metadata"]["name"]) == ("Deployment", "bird-image-api")]
+    (container,) = image_api["spec"]["template"]["spec"]["containers"]
+    (cache_url,) = [e for e in container["env"] if e["name"] == "CACHE_URL"]
+    (key,) = [w.removeprefix("--from-file=").split("=")[0] for w in create if w.startswith("--from-file=")]
+    assert cache_url["valueFrom"]["secretKeyRef"] == {"name": secret_name, "key": key}
+    (policy,) = [d for d in docs if (d["kind"], d["metadata"]["name"]) == ("NetworkPolicy", "bird-image-api")]
+    (to_store,) = [r for r in policy["spec"]["egress"] if r["ports"] == [{"port": url.port, "protocol": "TCP"}]]
+    assert [peer["ipBlock"]["cidr"] for peer in to_store["to"]] == [s["CidrBlock"] for s in subnets]
+
+    # dev: no store of its own, the chart's Valkey.
+    assert applied.outputs["dev"].get("store_secret_arn") is None  # null outputs are left out
+    assert applied.client("dev", "secretsmanager").list_secrets()["SecretList"] == []
+    assert "store.type" not in applied.outputs["dev"]["helm_bird_chart_command"]
+
+
+def test_a_second_plan_keeps_the_store_token(applied, tmp_path):
+    """Secrets Manager's generator answers a new password at every plan; terraform_data keeps
+    the first, so the token, and the URL made of it, never change by themselves."""
+    plan = tmp_path / "prod.tfplan"
+    applied.tf.ok(".", "plan", "-no-color", f"-out={plan}", *rehearsal.var_args("prod"), env=rehearsal.workspace("prod"), timeout=600)
+    changes = json.loads(applied.tf.ok(".", "show", "-json", str(plan), env=rehearsal.workspace("prod")))["resource_changes"]
+    actions = {c["address"]: c["change"]["actions"] for c in changes}
+    for address in ("terraform_data.store_auth_token[0]", "aws_secretsmanager_secret_version.store_url[0]"):
+        assert actions[address] == ["no-op"], (address, actions[address])
+
+
 def test_a_new_frontend_node_port_applies(applied):
     """The target group's name carries the port: it is replaced while the listener uses it."""
     out = rehearsal.run_side_by_side(applied.tf, "apply", {"dev": [f"-var=frontend_node_port={CHANGED_NODE_PORT}"]})["dev"]
@@ -255,7 +328,10 @@ def test_tracing_switches_on_in_the_printed_command(applied, tmp_path):
     print("updated in place:", re.findall(r"# (\S+) will be updated in-place", out))
     command = words(rehearsal.outputs(applied.tf, "dev")["helm_bird_chart_command"])
     assert set_value(command, "tracing.enabled") == "true"
-    deployments = [d for d in rendered_chart_command(command, tmp_path) if d["kind"] == "Deployment"]
+    # The three services; the store beside them (the chart's Valkey in dev) is not ours to trace.
+    deployments = [
+        d for d in rendered_chart_command(command, tmp_path) if d["kind"] == "Deployment" and d["metadata"]["name"] in readme_steps.IMAGES
+    ]
     assert len(deployments) == 3
     for deployment in deployments:
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
@@ -288,7 +364,9 @@ def test_the_readme_deploy_path_uses_only_names_that_earlier_steps_create(applie
     outputs = applied.outputs["dev"]
     bootstrap_outputs = set(re.findall(r'^output "(\w+)"', (INFRA / "bootstrap" / "outputs.tf").read_text(), re.M))
     for name in re.findall(r"terraform output -raw (\w+)", "\n".join(deploy)):
-        assert name in bootstrap_outputs or outputs.get(name), f"README uses output {name}, which the apply does not give"
+        # The store's outputs are prod's (test_the_store_is_private_encrypted_and_handed_to_the_chart).
+        given = outputs.get(name) or applied.outputs["prod"].get(name)
+        assert name in bootstrap_outputs or given, f"README uses output {name}, which the apply does not give"
     for path in re.findall(r"-var-file=(\S+)", "\n".join(deploy)) + re.findall(r"^cp (\S+) ", "\n".join(deploy), re.M):
         assert (INFRA / path).is_file(), f"README uses {path}, which does not exist"
 
@@ -301,7 +379,8 @@ def test_the_readme_deploy_path_uses_only_names_that_earlier_steps_create(applie
     docs = rendered_chart_command(argv, tmp_path)
     rendered = {(d["kind"], d["metadata"]["name"]) for d in docs}
     deployments = {name for kind, name in rendered if kind == "Deployment"}
-    assert deployments == {"bird-api", "bird-image-api", "bird-frontend"}
+    # dev: the three services and the chart's own Valkey, their store.
+    assert deployments == {"bird-api", "bird-image-api", "bird-frontend", "bird-valkey"}
     (frontend_service,) = [d for d in docs if (d["kind"], d["metadata"]["name"]) == ("Service", "bird-frontend-service")]
     assert frontend_service["spec"]["type"] == "NodePort"
     assert [p["nodePort"] for p in frontend_service["spec"]["ports"]] == [int(set_value(argv, "services.frontend.service.nodePort"))]
@@ -312,11 +391,11 @@ def test_the_readme_deploy_path_uses_only_names_that_earlier_steps_create(applie
             for container in pod["containers"]:
                 # The release step 2 names, from the chart published with it: no image settings.
                 expected = f"docker.io/bird-owner/{d['metadata']['name']}:1.4.2@{readme_steps.PUBLISHED_DIGEST}"
-                assert container["image"] == expected
+                assert container["image"] == expected or d["metadata"]["name"] not in readme_steps.IMAGES
 
     # Step 7: the Secret the chart reads, in the namespace it installs into, under the key it reads.
     assert f"kubectl create namespace {namespace}" in deploy
-    (secret_step,) = [c for c in deploy if "kubectl create secret" in c]
+    (secret_step,) = [c for c in deploy if "kubectl create secret" in c and "UNSPLASH_ACCESS_KEY" in c]
     secret_argv = words(secret_step.split("|")[-1].split(";")[0])
     secret_name = secret_argv[secret_argv.index("generic") + 1]
     (key,) = [w.split("=")[1] for w in secret_argv if w.startswith("--from-file=")]
@@ -347,7 +426,7 @@ def test_the_readme_deploy_path_uses_only_names_that_earlier_steps_create(applie
     for name in re.findall(r"(?<![\w-])-n ([\w-]+)", text):
         assert name in {namespace, "kube-system", "amazon-cloudwatch"}, f"README uses namespace {name}"
     hpas = {name for kind, name in rendered if kind == "HorizontalPodAutoscaler"}
-    assert hpas == {f"{d}-hpa" for d in deployments}
+    assert hpas == {f"{d}-hpa" for d in deployments if d in readme_steps.IMAGES}
 
 
 def test_destroy_leaves_nothing(applied):

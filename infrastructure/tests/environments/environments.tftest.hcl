@@ -2,7 +2,8 @@
 #   terraform test -test-directory=tests/environments -var-file=dev.tfvars
 #   terraform test -test-directory=tests/environments -var-file=prod.tfvars
 # and checks what each file must give (SPEC: dev 2-3 nodes and 7-day logs, prod 3-10 and 30;
-# the extras issue: dev mixes on-demand and spot, prod stays on demand).
+# the extras issue: dev mixes on-demand and spot, prod stays on demand; the store issue: prod's
+# bird-image fleet shares ElastiCache, dev's the chart's own Valkey).
 
 mock_provider "aws" {
   override_during = plan
@@ -61,5 +62,16 @@ run "environment_file_gives_the_spec_sizes" {
   assert {
     condition     = local.tags.Environment == var.environment && aws_lb.frontend.enable_deletion_protection == (var.environment == "prod")
     error_message = "The Environment tag and prod-only protections must follow the file."
+  }
+  assert {
+    condition = (
+      length(aws_elasticache_replication_group.store) == { dev = 0, prod = 1 }[var.environment] &&
+      strcontains(output.helm_bird_chart_command, "--set store.type=external") == (var.environment == "prod")
+    )
+    error_message = "ElastiCache serves prod's fleet, the chart's own Valkey dev's."
+  }
+  assert {
+    condition     = alltrue([for store in aws_elasticache_replication_group.store : store.multi_az_enabled && store.num_cache_clusters == 2])
+    error_message = "Prod's store keeps a replica in another zone."
   }
 }

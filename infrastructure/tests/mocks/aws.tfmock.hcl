@@ -131,3 +131,21 @@ mock_resource "aws_lb_target_group" {
     arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/bird-api-frontend-30080/0123456789abcdef"
   }
 }
+
+mock_resource "aws_elasticache_replication_group" {
+  defaults = {
+    primary_endpoint_address = "master.bird-api-cluster-store.abc123.use1.cache.amazonaws.com"
+  }
+}
+
+mock_resource "aws_secretsmanager_secret" {
+  defaults = {
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bird-api-cluster/store-url-AbCdEf"
+  }
+}
+
+mock_data "aws_secretsmanager_random_password" {
+  defaults = {
+    random_password = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01"
+  }
+}
