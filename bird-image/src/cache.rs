@@ -26,7 +26,7 @@ use service_kit::metrics::{Registry, counter};
 use tracing::Instrument;
 
 use crate::budget::{Allowance, CallBudget, Spend};
-use crate::clock::{Clock, millis};
+use crate::clock::{Clock, whole_millis};
 use crate::key_quota::{self, KeyQuota};
 use crate::store::{Claim, LeaseState, Read, Store, StoredPhoto};
 use crate::unsplash::{LookupError, Photo, Unsplash};
@@ -443,7 +443,7 @@ impl Lookups {
                 Ok(photo) => {
                     let stored = StoredPhoto {
                         photo,
-                        refresh_at: now.saturating_add(millis(self.ttl)),
+                        refresh_at: now.saturating_add(whole_millis(self.ttl)),
                     };
                     let _ = store.land(lease, &stored, now).await;
                     (self.stored_answer(stored), Asked::Found)
@@ -620,6 +620,6 @@ impl Lookups {
     /// `instant` on the wall clock the fleet shares, in milliseconds since the epoch.
     fn unix_millis_at(&self, instant: Instant) -> u64 {
         let ahead = instant.saturating_duration_since(self.clock.now());
-        self.clock.unix_millis().saturating_add(millis(ahead))
+        self.clock.unix_millis().saturating_add(whole_millis(ahead))
     }
 }

@@ -30,11 +30,11 @@ impl Clock for SystemClock {
 }
 
 fn millis_since_epoch(time: SystemTime) -> u64 {
-    millis(time.duration_since(UNIX_EPOCH).unwrap_or_default())
+    whole_millis(time.duration_since(UNIX_EPOCH).unwrap_or_default())
 }
 
 /// `duration` in whole milliseconds, as the store counts time.
-pub fn millis(duration: Duration) -> u64 {
+pub fn whole_millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 

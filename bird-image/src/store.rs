@@ -24,7 +24,7 @@ use secrecy::ExposeSecret;
 use service_kit::metrics::{Registry, counter};
 
 use crate::budget::WINDOW;
-use crate::clock::millis;
+use crate::clock::whole_millis;
 use crate::config::CacheUrl;
 
 mod entry;
@@ -222,9 +222,9 @@ impl Store {
             .key(PAUSE_KEY)
             .key(photo_key(name))
             .arg(&token)
-            .arg(millis(lease_for))
+            .arg(whole_millis(lease_for))
             .arg(now)
-            .arg(millis(WINDOW))
+            .arg(whole_millis(WINDOW))
             .arg(allowed)
             .arg(format!("{now}-{token}"))
             .arg(&seen.0)
@@ -285,7 +285,7 @@ impl Store {
         let mut fail = self.0.scripts.fail.prepare_invoke();
         fail.key(lease_key(&lease.name))
             .arg(lease.token)
-            .arg(millis(retry_after));
+            .arg(whole_millis(retry_after));
         self.run("fail", |mut connection| {
             let fail = &fail;
             async move { fail.invoke_async::<i64>(&mut connection).await }
@@ -325,7 +325,7 @@ impl Store {
             .arg(PAUSE_KEY)
             .arg(1)
             .arg("PX")
-            .arg(millis(pause))
+            .arg(whole_millis(pause))
             .arg("NX");
         self.run("pause", |mut connection| {
             let pause_calls = &pause_calls;
@@ -459,7 +459,7 @@ fn keep_for(photo: &StoredPhoto, now: u64) -> u64 {
     photo
         .refresh_at
         .saturating_sub(now)
-        .saturating_add(millis(KEEP_AFTER_REFRESH))
+        .saturating_add(whole_millis(KEEP_AFTER_REFRESH))
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
