@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::{EncodeMetric, MetricEncoder};
 use prometheus_client::metrics::MetricType;
-use service_kit::metrics::Registry;
+use service_kit::metrics::{Registry, registered};
 
 /// Calls left on the key at which calls stop: one per pod of the chart's largest fleet (its HPA
 /// allows 10), so each other pod can still make the one call that tells it so without the key
@@ -33,15 +33,14 @@ pub struct KeyQuota {
 
 impl KeyQuota {
     pub fn new(registry: &mut Registry) -> Self {
-        let remaining = Reported::new();
-        registry.register(
-            "unsplash_ratelimit_remaining",
-            "Calls left this hour on the Unsplash key, shared by every pod using it, as Unsplash last reported (absent until it has answered)",
-            remaining.clone(),
-        );
         Self {
             paused_until: Mutex::new(None),
-            remaining,
+            remaining: registered(
+                registry,
+                "unsplash_ratelimit_remaining",
+                "Calls left this hour on the Unsplash key, shared by every pod using it, as Unsplash last reported (absent until it has answered)",
+                Reported::new(),
+            ),
         }
     }
 

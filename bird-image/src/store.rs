@@ -21,7 +21,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script};
 use secrecy::ExposeSecret;
-use service_kit::metrics::{Registry, counter};
+use service_kit::metrics::{Registry, counter, registered};
 
 use crate::budget::WINDOW;
 use crate::clock::whole_millis;
@@ -302,38 +302,31 @@ impl Store {
         photo: &StoredPhoto,
         now: u64,
     ) -> Result<(), StoreError> {
-        let mut restore = redis::cmd("SET");
-        restore
-            .arg(photo_key(name))
-            .arg(photo.encode())
-            .arg("PX")
-            .arg(keep_for(photo, now))
-            .arg("NX");
-        self.run("restore", |mut connection| {
-            let restore = &restore;
-            async move { restore.query_async::<Option<String>>(&mut connection).await }
-        })
-        .await
-        .map(drop)
+        let (key, entry) = (photo_key(name), photo.encode());
+        self.set_unless_present("restore", &key, &entry, keep_for(photo, now))
+            .await
     }
 
     /// Stops the fleet's calls for `pause`: Unsplash reported the key down to its reserve. A
     /// pause under way is not extended.
     pub async fn pause_calls(&self, pause: Duration) -> Result<(), StoreError> {
-        let mut pause_calls = redis::cmd("SET");
-        pause_calls
-            .arg(PAUSE_KEY)
-            .arg(1)
-            .arg("PX")
-            .arg(whole_millis(pause))
-            .arg("NX");
-        self.run("pause", |mut connection| {
-            let pause_calls = &pause_calls;
-            async move {
-                pause_calls
-                    .query_async::<Option<String>>(&mut connection)
-                    .await
-            }
+        self.set_unless_present("pause", PAUSE_KEY, b"1", whole_millis(pause))
+            .await
+    }
+
+    /// `SET key value PX expire_ms NX`.
+    async fn set_unless_present(
+        &self,
+        op: &'static str,
+        key: &str,
+        value: &[u8],
+        expire_ms: u64,
+    ) -> Result<(), StoreError> {
+        let mut set = redis::cmd("SET");
+        set.arg(key).arg(value).arg("PX").arg(expire_ms).arg("NX");
+        self.run(op, |mut connection| {
+            let set = &set;
+            async move { set.query_async::<Option<String>>(&mut connection).await }
         })
         .await
         .map(drop)
@@ -491,8 +484,13 @@ struct StoreMetrics {
 
 impl StoreMetrics {
     fn register(registry: &mut Registry) -> Self {
-        let metrics = Self {
-            up: Gauge::default(),
+        Self {
+            up: registered(
+                registry,
+                "image_store_up",
+                "1 while the fleet's store answers, 0 during an outage (answers then come from this pod's memory)",
+                Gauge::default(),
+            ),
             hits: counter(
                 registry,
                 "image_store_hits",
@@ -508,30 +506,24 @@ impl StoreMetrics {
                 "image_store_rejected_entries",
                 "Entries read from the store that were not a checked photo, ignored and replaced",
             ),
-            errors: Family::default(),
-            duration: Family::new_with_constructor(store_histogram),
-            spent: Gauge::default(),
-        };
-        registry.register(
-            "image_store_up",
-            "1 while the fleet's store answers, 0 during an outage (answers then come from this pod's memory)",
-            metrics.up.clone(),
-        );
-        registry.register(
-            "image_store_errors",
-            "Store operations that failed, by reason (timeout, connection, response)",
-            metrics.errors.clone(),
-        );
-        registry.register(
-            "image_store_duration_seconds",
-            "Time a store operation took, by operation",
-            metrics.duration.clone(),
-        );
-        registry.register(
-            "unsplash_calls_spent",
-            "Unsplash calls the fleet made in the last 60 minutes, as the store last counted them",
-            metrics.spent.clone(),
-        );
-        metrics
+            errors: registered(
+                registry,
+                "image_store_errors",
+                "Store operations that failed, by reason (timeout, connection, response)",
+                Family::default(),
+            ),
+            duration: registered(
+                registry,
+                "image_store_duration_seconds",
+                "Time a store operation took, by operation",
+                Family::new_with_constructor(store_histogram),
+            ),
+            spent: registered(
+                registry,
+                "unsplash_calls_spent",
+                "Unsplash calls the fleet made in the last 60 minutes, as the store last counted them",
+                Gauge::default(),
+            ),
+        }
     }
 }

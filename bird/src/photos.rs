@@ -3,7 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use service_kit::metrics::Registry;
+use service_kit::metrics::{Registry, registered};
 
 use crate::images::Image;
 
@@ -57,11 +57,11 @@ pub struct PhotoMetrics {
 
 impl PhotoMetrics {
     pub fn register(registry: &mut Registry) -> Self {
-        let family = Family::<PhotoLabel, Counter>::default();
-        registry.register(
+        let family: Family<PhotoLabel, Counter> = registered(
+            registry,
             "bird_answers",
             "Birds answered, by the photo they came with: real (from Unsplash), default (bird-image had none) or disguised (bird-image failed)",
-            family.clone(),
+            Family::default(),
         );
         Self {
             by_photo: Photo::ALL.map(|photo| {

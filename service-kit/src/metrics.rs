@@ -10,6 +10,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Metric;
 pub use prometheus_client::registry::Registry;
 
 /// Latency buckets from half a millisecond to ten seconds: the services answer in
@@ -49,11 +50,21 @@ pub fn method_label(method: &Method) -> &'static str {
         .map_or("other", |(_, label)| label)
 }
 
+/// `metric` registered under `name`, returned for the code that records it (a metric is a
+/// handle: its clones share the figures the registry renders).
+pub fn registered<M: Metric + Clone>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    metric: M,
+) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 /// A counter registered under `name` (the exposition adds `_total`), for a service's own metrics.
 pub fn counter(registry: &mut Registry, name: &str, help: &str) -> Counter {
-    let counter = Counter::default();
-    registry.register(name, help, counter.clone());
-    counter
+    registered(registry, name, help, Counter::default())
 }
 
 /// `http_requests_total` and `http_request_duration_seconds`, by route, method and status.
@@ -67,21 +78,20 @@ pub struct HttpMetrics {
 
 impl HttpMetrics {
     pub fn register(registry: &mut Registry) -> Self {
-        let metrics = Self {
-            requests: Family::default(),
-            duration: Family::new_with_constructor(latency_histogram),
-        };
-        registry.register(
-            "http_requests",
-            "HTTP requests served",
-            metrics.requests.clone(),
-        );
-        registry.register(
-            "http_request_duration_seconds",
-            "Time to answer an HTTP request",
-            metrics.duration.clone(),
-        );
-        metrics
+        Self {
+            requests: registered(
+                registry,
+                "http_requests",
+                "HTTP requests served",
+                Family::default(),
+            ),
+            duration: registered(
+                registry,
+                "http_request_duration_seconds",
+                "Time to answer an HTTP request",
+                Family::new_with_constructor(latency_histogram),
+            ),
+        }
     }
 
     /// `route` is a route template of the app (never the request's path) or `unmatched`.
@@ -131,27 +141,26 @@ impl UpstreamMetrics {
     /// Registers the upstream families in `registry`: once per registry, as a second
     /// registration would repeat the families and Prometheus would reject the scrape.
     pub fn register(registry: &mut Registry) -> Self {
-        let metrics = Self {
-            calls: Family::default(),
-            duration: Family::new_with_constructor(latency_histogram),
-            in_flight: Family::default(),
-        };
-        registry.register(
-            "upstream_in_flight",
-            "Calls to upstream services under way",
-            metrics.in_flight.clone(),
-        );
-        registry.register(
-            "upstream_requests",
-            "Calls made to upstream services",
-            metrics.calls.clone(),
-        );
-        registry.register(
-            "upstream_request_duration_seconds",
-            "Time an upstream call took, body included",
-            metrics.duration.clone(),
-        );
-        metrics
+        Self {
+            in_flight: registered(
+                registry,
+                "upstream_in_flight",
+                "Calls to upstream services under way",
+                Family::default(),
+            ),
+            calls: registered(
+                registry,
+                "upstream_requests",
+                "Calls made to upstream services",
+                Family::default(),
+            ),
+            duration: registered(
+                registry,
+                "upstream_request_duration_seconds",
+                "Time an upstream call took, body included",
+                Family::new_with_constructor(latency_histogram),
+            ),
+        }
     }
 
     pub fn start_call(&self, upstream: &'static str) -> InFlight {
