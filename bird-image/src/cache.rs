@@ -231,12 +231,13 @@ impl Drop for Revalidating {
     }
 }
 
-/// How a lookup went, for the refresh counters: whether it found a photo, found none (a
-/// failed call or no allowance left), or left the name to another pod.
+/// Whether a lookup found no photo (a failed call, or no allowance left): a background refresh
+/// that did is counted as failed. Any other outcome (a photo found, the name left to another
+/// pod, nothing due) is `Fine`.
+#[derive(PartialEq, Eq)]
 enum Asked {
-    No,
-    Found,
     Failed,
+    Fine,
 }
 
 impl Lookups {
@@ -307,7 +308,7 @@ impl Lookups {
             slot.replace(answer);
             drop(revalidating);
             // Counted once the refresh is over, so the count says its effect is in place.
-            if matches!(asked, Asked::Failed) {
+            if asked == Asked::Failed {
                 lookups.metrics.failed_refreshes.inc();
             }
         };
@@ -330,13 +331,13 @@ impl Lookups {
                 self.metrics.refreshes.inc();
                 return self.lookup_alone(bird, key, Some(&current)).await;
             }
-            Err(_) => return (self.keep(current), Asked::No),
+            Err(_) => return (self.keep(current), Asked::Fine),
         };
         let previous = match read.photo.take() {
             Some(stored) => {
                 let answer = self.stored_answer(stored);
                 if now < answer.due {
-                    return (answer, Asked::No);
+                    return (answer, Asked::Fine);
                 }
                 answer
             }
@@ -348,7 +349,7 @@ impl Lookups {
                     refresh_at: self.unix_millis_at(current.due),
                 };
                 let _ = store.restore(key, &stored, self.clock.unix_millis()).await;
-                return (self.keep(current), Asked::No);
+                return (self.keep(current), Asked::Fine);
             }
             None => current,
         };
@@ -391,10 +392,10 @@ impl Lookups {
                             photo: Some(stored),
                             ..
                         }) if stored.refresh_at > self.clock.unix_millis() => {
-                            return (self.stored_answer(stored), Asked::No);
+                            return (self.stored_answer(stored), Asked::Fine);
                         }
                         Ok(again) if tokio::time::Instant::now() < waiting_until => read = again,
-                        Ok(_) => return (gave_up(previous), Asked::No),
+                        Ok(_) => return (gave_up(previous), Asked::Fine),
                         Err(_) => return self.lookup_alone(bird, key, previous.as_ref()).await,
                     }
                     continue;
@@ -404,17 +405,17 @@ impl Lookups {
                         Ok(Read {
                             photo: Some(stored),
                             ..
-                        }) => return (self.stored_answer(stored), Asked::No),
+                        }) => return (self.stored_answer(stored), Asked::Fine),
                         // The holder is gone without an answer: claim the name again.
                         Ok(again) if tokio::time::Instant::now() < waiting_until => {
                             read = again;
                             continue;
                         }
-                        Ok(_) => return (self.gave_up_waiting(), Asked::No),
+                        Ok(_) => return (gave_up(previous), Asked::Fine),
                         Err(()) => return self.lookup_alone(bird, key, None).await,
                     }
                 }
-                Ok(Claim::Busy(_)) => return (gave_up(previous), Asked::No),
+                Ok(Claim::Busy(_)) => return (gave_up(previous), Asked::Fine),
                 Ok(Claim::Spent { warn }) => {
                     self.refused(key, "fleet", warn);
                     return self.settled(bird, previous.as_ref(), Err(LookupError::OverBudget));
@@ -446,7 +447,7 @@ impl Lookups {
                         refresh_at: now.saturating_add(whole_millis(self.ttl)),
                     };
                     let _ = store.land(lease, &stored, now).await;
-                    (self.stored_answer(stored), Asked::Found)
+                    (self.stored_answer(stored), Asked::Fine)
                 }
                 Err(err) => {
                     let _ = store.fail(lease, RETRY_AFTER).await;
@@ -545,7 +546,7 @@ impl Lookups {
         match found {
             Ok(photo) => (
                 self.answer(Arc::new(photo), true, now + self.ttl),
-                Asked::Found,
+                Asked::Fine,
             ),
             Err(err) => {
                 let last_good = previous.filter(|answer| answer.from_unsplash);

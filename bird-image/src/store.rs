@@ -78,7 +78,7 @@ pub enum StoreError {
     #[error("no answer from the store within {0:?}")]
     Timeout(Duration),
     #[error("{0}")]
-    Failed(#[from] RedisError),
+    Failed(RedisError),
 }
 
 /// A name's lease, as a read finds it.
