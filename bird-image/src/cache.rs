@@ -300,10 +300,7 @@ impl Lookups {
             let current = slot.answer();
             let (answer, asked) = match &lookups.store {
                 Some(store) => lookups.revalidate_with(store, &bird, &key, current).await,
-                None => {
-                    lookups.metrics.refreshes.inc();
-                    lookups.lookup_alone(&bird, &key, Some(&current)).await
-                }
+                None => lookups.lookup_alone(&bird, &key, Some(&current)).await,
             };
             slot.replace(answer);
             drop(revalidating);
@@ -328,7 +325,6 @@ impl Lookups {
         let mut read = match store.read(key, self.clock.unix_millis()).await {
             Ok(read) => read,
             Err(_) if now >= current.due => {
-                self.metrics.refreshes.inc();
                 return self.lookup_alone(bird, key, Some(&current)).await;
             }
             Err(_) => return (self.keep(current), Asked::Fine),
@@ -428,12 +424,7 @@ impl Lookups {
                         Err(LookupError::KeyQuotaReserve),
                     );
                 }
-                Err(_) => {
-                    if previous.is_some() {
-                        self.metrics.refreshes.inc();
-                    }
-                    return self.lookup_alone(bird, key, previous.as_ref()).await;
-                }
+                Err(_) => return self.lookup_alone(bird, key, previous.as_ref()).await,
             };
             if previous.is_some() {
                 self.metrics.refreshes.inc();
@@ -490,6 +481,9 @@ impl Lookups {
         key: &str,
         previous: Option<&Answer>,
     ) -> (Answer, Asked) {
+        if previous.is_some() {
+            self.metrics.refreshes.inc();
+        }
         let now = self.clock.now();
         let found = if !self.key_quota.allows(now) {
             self.metrics.over_budget.inc();
